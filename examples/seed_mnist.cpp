@@ -1,0 +1,77 @@
+// The notebook's MNIST protocol, main(mean, std), as a normlab Pipeline:
+// LeNet, Adadelta(lr=1), ReduceLROnPlateau('max') on test accuracy, batch 64 / 1000, seed 1998,
+// and the notebook's conv1 compensation unless --compensation says otherwise.
+// Its last line is `accuracy=0.XXXX`.
+
+#include <cstdio>
+#include <iostream>
+#include <normlab/normlab.hpp>
+
+#include "cli.hpp"
+
+using namespace normlab;
+
+template <class Compensation, class Device>
+using SeedProtocol = Pipeline<normalize::Runtime, LeNet, Adadelta<>, ReduceOnPlateau<>,
+                              Compensation, Device>;
+
+template <class Compensation>
+RunResult run_on(const std::string& device, const RunOptions& options, const data::TrainTest& data) {
+  if (device == "cpu") return SeedProtocol<Compensation, device::Cpu>{}.run(options, data);
+  if (device == "cuda") return SeedProtocol<Compensation, device::Cuda>{}.run(options, data);
+  if (device == "auto") return SeedProtocol<Compensation, device::Auto>{}.run(options, data);
+  throw std::invalid_argument("--device expects cpu, cuda or auto (got '" + device + "')");
+}
+
+int main(int argc, char** argv) try {
+  cli::Args args("seed_mnist", "Trains the notebook's LeNet protocol once and prints its accuracy.");
+  args.flag("data", "data", "data root (torchvision layout: DIR/MNIST/raw, DIR/FashionMNIST/raw)")
+      .flag("dataset", "mnist", "mnist | fashion-mnist")
+      .flag("mean", "0.1307", "Normalize mean")
+      .flag("std", "0.3081", "Normalize std (> 0)")
+      .flag("epochs", "25", "training epochs")
+      .flag("train-limit", "0", "train on the first K images (0: all)")
+      .flag("test-limit", "0", "test on the first K images (0: all)")
+      .flag("threads", "2", "intra-op threads")
+      .flag("seed", "1998", "torch::manual_seed")
+      .flag("compensation", "notebook", "notebook | exact | none")
+      .flag("device", "auto", "cpu | cuda | auto")
+      .flag("batch", "64", "training batch size")
+      .flag("test-batch", "1000", "test batch size");
+  args.parse(argc, argv);
+
+  RunOptions options;
+  options.data_root = args.text("data");
+  options.epochs = static_cast<int>(args.integer("epochs"));
+  options.train_limit = args.integer("train-limit");
+  options.test_limit = args.integer("test-limit");
+  options.threads = static_cast<int>(args.integer("threads"));
+  options.seed = static_cast<uint64_t>(args.integer("seed"));
+  options.train_batch = args.integer("batch");
+  options.test_batch = args.integer("test-batch");
+  options.normalization = NormalizationValues::uniform(args.number("mean"), args.number("std"));
+  options.normalization->validate();
+
+  const auto data = data::load_by_name(args.text("dataset"), options.data_root);
+  std::cerr << "seed_mnist: " << args.text("dataset") << " (" << data.train.size() << " train / "
+            << data.test.size() << " test images in " << options.data_root.string() << "), "
+            << options.normalization->to_string() << ", compensation "
+            << args.text("compensation") << ", " << options.epochs << " epoch(s), "
+            << options.threads << " thread(s)\n";
+
+  const auto& compensation = args.text("compensation");
+  const auto& device = args.text("device");
+  RunResult result;
+  if (compensation == "notebook") result = run_on<compensate::Notebook>(device, options, data);
+  else if (compensation == "exact") result = run_on<compensate::Exact>(device, options, data);
+  else if (compensation == "none") result = run_on<compensate::None>(device, options, data);
+  else throw std::invalid_argument("--compensation expects notebook, exact or none (got '" + compensation + "')");
+
+  std::printf("correct=%lld total=%lld seconds=%.2f\n", static_cast<long long>(result.correct),
+              static_cast<long long>(result.total), result.seconds);
+  std::printf("accuracy=%.4f\n", result.accuracy);
+  return 0;
+} catch (const std::exception& e) {
+  std::cerr << "seed_mnist: error: " << e.what() << "\n";
+  return 1;
+}

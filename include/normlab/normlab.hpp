@@ -1,0 +1,20 @@
+#pragma once
+// normlab: does a CNN's input normalization matter? One header for everything.
+
+#include "normlab/compensate/compensate.hpp"
+#include "normlab/data/batches.hpp"
+#include "normlab/data/idx.hpp"
+#include "normlab/data/mnist.hpp"
+#include "normlab/device/device.hpp"
+#include "normlab/models/lenet.hpp"
+#include "normlab/normalize/batch_normalizer.hpp"
+#include "normlab/normalize/normalize.hpp"
+#include "normlab/optim/adadelta.hpp"
+#include "normlab/optim/policies.hpp"
+#include "normlab/pipeline.hpp"
+#include "normlab/policy.hpp"
+#include "normlab/schedule/policies.hpp"
+#include "normlab/schedule/reduce_on_plateau.hpp"
+#include "normlab/schedule/step_lr.hpp"
+#include "normlab/train/loops.hpp"
+#include "normlab/train/progress.hpp"

@@ -1,0 +1,185 @@
+#pragma once
+// normlab::Pipeline: the notebook's main(mean, std) as one type.
+//
+//   using SeedMnist = Pipeline<Normalize<0.1307, 0.3081>, LeNet, Adadelta<>, ReduceOnPlateau<>,
+//                              compensate::Notebook, device::Auto, data::Mnist>;
+//   auto result = SeedMnist{}.run({.data_root = "data", .epochs = 25, .seed = 1998});
+//
+// Policies are found by the kind they declare (policy.hpp), in any order. The Model is required;
+// every other slot has a default: Normalization = normalize::Identity, Compensation =
+// compensate::Notebook, Optimizer = Adadelta<>, Scheduler = ReduceOnPlateau<> (mode max on test
+// accuracy, as the notebook), Device = device::Auto, Dataset = data::Mnist.
+// RunOptions::normalization overrides the compile-time (mean, std) at run time, for searches.
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <functional>
+#include <iostream>
+#include <optional>
+#include <sstream>
+#include <stdexcept>
+#include <torch/torch.h>
+#include <vector>
+
+#include "normlab/compensate/compensate.hpp"
+#include "normlab/data/mnist.hpp"
+#include "normlab/detail/slots.hpp"
+#include "normlab/device/device.hpp"
+#include "normlab/normalize/batch_normalizer.hpp"
+#include "normlab/normalize/normalize.hpp"
+#include "normlab/optim/policies.hpp"
+#include "normlab/schedule/policies.hpp"
+#include "normlab/train/loops.hpp"
+#include "normlab/train/progress.hpp"
+
+namespace normlab {
+
+/// How one run goes. Defaults are the notebook's protocol.
+struct RunOptions {
+  std::filesystem::path data_root = "data";
+  int epochs = 25;
+  uint64_t seed = 1998;               ///< torch::manual_seed at the start, as the notebook
+  int64_t train_limit = 0;            ///< first K training samples (0: all)
+  int64_t test_limit = 0;             ///< first K test samples (0: all)
+  int64_t train_batch = 64;
+  int64_t test_batch = 1000;
+  std::optional<bool> shuffle;        ///< default: shuffle on CUDA, not on the CPU (the notebook's rule)
+  int threads = 0;                    ///< intra-op threads (0: leave LibTorch's setting)
+  std::optional<NormalizationValues> normalization;  ///< run-time (mean, std); else the policy's
+  std::size_t record_losses = 0;      ///< keep the first K training batch losses of epoch 1
+  std::ostream* log = &std::cerr;     ///< progress lines; nullptr for silence
+  bool progress_bar = true;           ///< a bar over the batches, when stderr is a terminal
+  /// Called after each epoch; returning false stops the run early (pruning).
+  std::function<bool(const EpochRecord&)> on_epoch;
+};
+
+/// What a run produced.
+struct RunResult {
+  NormalizationValues normalization;
+  std::vector<EpochRecord> history;
+  std::vector<double> first_losses;  ///< RunOptions::record_losses batch losses of epoch 1
+  double accuracy = 0;               ///< final test accuracy
+  int64_t correct = 0;
+  int64_t total = 0;
+  double seconds = 0;
+};
+
+/// Thrown when the training loss becomes NaN or infinite. Holds every epoch finished before.
+struct TrainingDiverged : std::runtime_error {
+  TrainingDiverged(const std::string& what, RunResult partial)
+      : std::runtime_error(what), partial(std::move(partial)) {}
+  RunResult partial;
+};
+
+template <class... Policies>
+class Pipeline {
+  static_assert((detail::check_is_policy<Policies>() && ...));
+  static_assert(detail::check_model_count<detail::count_of_kind<policy::Model, Policies...>>());
+  static_assert(detail::check_at_most_one<detail::count_of_kind<policy::Normalization, Policies...>>());
+  static_assert(detail::check_at_most_one<detail::count_of_kind<policy::Compensation, Policies...>>());
+  static_assert(detail::check_at_most_one<detail::count_of_kind<policy::Optimizer, Policies...>>());
+  static_assert(detail::check_at_most_one<detail::count_of_kind<policy::Scheduler, Policies...>>());
+  static_assert(detail::check_at_most_one<detail::count_of_kind<policy::Device, Policies...>>());
+  static_assert(detail::check_at_most_one<detail::count_of_kind<policy::Dataset, Policies...>>());
+
+ public:
+  using normalization_t = detail::slot_t<policy::Normalization, normalize::Identity, Policies...>;
+  using compensation_t = detail::slot_t<policy::Compensation, compensate::Notebook, Policies...>;
+  using model_t = detail::slot_t<policy::Model, void, Policies...>;
+  using optimizer_t = detail::slot_t<policy::Optimizer, Adadelta<>, Policies...>;
+  using scheduler_t = detail::slot_t<policy::Scheduler, ReduceOnPlateau<>, Policies...>;
+  using device_t = detail::slot_t<policy::Device, device::Auto, Policies...>;
+  using dataset_t = detail::slot_t<policy::Dataset, data::Mnist, Policies...>;
+
+  /// Reads the Dataset policy's data from options.data_root, then trains and tests.
+  RunResult run(const RunOptions& options) const {
+    return run(options, dataset_t::load(options.data_root));
+  }
+
+  /// Trains and tests on data already loaded (a study loads once, runs many trials).
+  RunResult run(const RunOptions& options, const data::TrainTest& data) const {
+    check(options);
+    RunResult result;
+    result.normalization = options.normalization ? *options.normalization : normalization_t::values();
+    result.normalization.validate();
+    const bool identity = !options.normalization && normalization_t::is_identity;
+
+    device::set_threads(options.threads);
+    const torch::Device dev = device_t::select();
+    const bool shuffle = options.shuffle.value_or(dev.is_cuda());
+    const auto start = std::chrono::steady_clock::now();
+
+    // The notebook's order: seed, then the model, then the compensation, then the optimizer.
+    torch::manual_seed(options.seed);
+    auto net = model_t::make(data.classes);
+    net->to(dev);
+    compensation_t::apply(model_t::first_conv(net), result.normalization);
+    auto opt = optimizer_t::make(net->parameters());
+    auto sched = scheduler_t::make(*opt);
+
+    // The data moves to the device once, as uint8; batches are normalized there.
+    const auto train = data.train.first(options.train_limit).to(dev);
+    const auto test = data.test.first(options.test_limit).to(dev);
+    if (train.size() == 0 || test.size() == 0)
+      throw std::invalid_argument("normlab::Pipeline: empty training or test set");
+    BatchNormalizer train_input(result.normalization, dev, identity);
+    BatchNormalizer test_input(result.normalization, dev, identity);
+    Progress progress(options.log, options.progress_bar);
+
+    for (int epoch = 1; epoch <= options.epochs; ++epoch) {
+      const auto epoch_start = std::chrono::steady_clock::now();
+      EpochRecord record;
+      record.epoch = epoch;
+      record.lr = opt->param_groups().front().options().get_lr();
+      auto trained = train_epoch<model_t>(net, *opt, train, train_input, options.train_batch, shuffle,
+                                        epoch == 1 ? options.record_losses : 0, progress, epoch,
+                                        options.epochs);
+      if (epoch == 1) result.first_losses = std::move(trained.losses);
+      record.train_loss = trained.mean_loss;
+      if (!std::isfinite(record.train_loss)) {
+        result.seconds = seconds_since(start);
+        std::ostringstream msg;
+        msg << "normlab: training diverged at epoch " << epoch << ": mean training loss is "
+            << record.train_loss << " (" << result.normalization.to_string() << ", lr "
+            << record.lr << "); " << result.history.size() << " finished epoch(s) are kept";
+        throw TrainingDiverged(msg.str(), std::move(result));
+      }
+      auto tested = test_epoch<model_t>(net, test, test_input, options.test_batch, shuffle);
+      record.test_loss = tested.loss;
+      record.correct = tested.correct;
+      record.total = tested.total;
+      record.accuracy = tested.accuracy();
+      scheduler_t::step(sched, record.accuracy, record.test_loss);
+      record.seconds = seconds_since(epoch_start);
+      progress.epoch_done(record, options.epochs);
+      result.history.push_back(record);
+      result.accuracy = record.accuracy;
+      result.correct = record.correct;
+      result.total = record.total;
+      if (options.on_epoch && !options.on_epoch(record)) break;
+    }
+    result.seconds = seconds_since(start);
+    return result;
+  }
+
+ private:
+  static double seconds_since(std::chrono::steady_clock::time_point t) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+  }
+
+  static void check(const RunOptions& o) {
+    auto positive = [](int64_t v, const char* what) {
+      if (v <= 0)
+        throw std::invalid_argument(std::string("normlab::RunOptions: ") + what +
+                                    " must be > 0 (got " + std::to_string(v) + ")");
+    };
+    positive(o.epochs, "epochs");
+    positive(o.train_batch, "train_batch");
+    positive(o.test_batch, "test_batch");
+    if (o.train_limit < 0 || o.test_limit < 0)
+      throw std::invalid_argument("normlab::RunOptions: train_limit and test_limit must be >= 0");
+  }
+};
+
+}  // namespace normlab

@@ -1,0 +1,60 @@
+#pragma once
+// Scheduler policies for the Pipeline: make(optimizer) builds the schedule, step(schedule,
+// accuracy, test_loss) advances it once per epoch with the metric it watches.
+
+#include <torch/torch.h>
+
+#include "normlab/policy.hpp"
+#include "normlab/schedule/reduce_on_plateau.hpp"
+#include "normlab/schedule/step_lr.hpp"
+
+namespace normlab {
+
+/// ReduceLROnPlateau. Mode Max watches test accuracy (the notebook's `ReduceLROnPlateau(opt,
+/// 'max')` stepped with accuracy); Mode Min watches the test loss. Other constants: PyTorch's
+/// defaults.
+template <schedule::PlateauMode Mode = schedule::PlateauMode::max, double Factor = 0.1,
+          int Patience = 10, double Threshold = 1e-4,
+          schedule::ThresholdMode Threshold_mode = schedule::ThresholdMode::rel, int Cooldown = 0,
+          double MinLr = 0.0, double Eps = 1e-8>
+struct ReduceOnPlateau {
+  using normlab_policy = policy::Scheduler;
+  static constexpr const char* name = "reduce-on-plateau";
+  static schedule::ReduceLROnPlateau make(torch::optim::Optimizer& optimizer) {
+    return schedule::ReduceLROnPlateau(optimizer, schedule::ReduceLROnPlateauOptions()
+                                                      .mode(Mode)
+                                                      .factor(Factor)
+                                                      .patience(Patience)
+                                                      .threshold(Threshold)
+                                                      .threshold_mode(Threshold_mode)
+                                                      .cooldown(Cooldown)
+                                                      .min_lr(MinLr)
+                                                      .eps(Eps));
+  }
+  static void step(schedule::ReduceLROnPlateau& s, double accuracy, double test_loss) {
+    s.step(Mode == schedule::PlateauMode::max ? accuracy : test_loss);
+  }
+};
+
+/// StepLR(step_size, gamma), stepped once per epoch (the notebook's commented-out alternative,
+/// StepLR(optimizer, step_size=1, gamma=0.7), is StepLr<1, 0.7>).
+template <int StepSize = 1, double Gamma = 0.7>
+struct StepLr {
+  using normlab_policy = policy::Scheduler;
+  static constexpr const char* name = "step-lr";
+  static schedule::StepLR make(torch::optim::Optimizer& optimizer) {
+    return schedule::StepLR(optimizer, StepSize, Gamma);
+  }
+  static void step(schedule::StepLR& s, double, double) { s.step(); }
+};
+
+/// A constant learning rate.
+struct ConstantLr {
+  using normlab_policy = policy::Scheduler;
+  static constexpr const char* name = "constant";
+  struct Nothing {};
+  static Nothing make(torch::optim::Optimizer&) { return {}; }
+  static void step(Nothing&, double, double) {}
+};
+
+}  // namespace normlab
