@@ -28,6 +28,8 @@ TEST_CASE("invalid run-time (mean, std) get a clear error", "[normalize]") {
   REQUIRE_THROWS_WITH((NormalizationValues{{0, 0, 0}, {1, -1, 1}}.validate()),
                       Catch::Contains("std[1] = -1"));
   REQUIRE_NOTHROW(NormalizationValues::uniform(-3, 0.1).validate());
+  REQUIRE(NormalizationValues::uniform(0.1307, 0.3081).to_string() == "mean=0.1307 std=0.3081");
+  REQUIRE((NormalizationValues{{0.5, 0.25}, {1, 2}}.to_string()) == "mean=[0.5,0.25] std=[1,2]");
 }
 
 TEST_CASE("BatchNormalizer is ToTensor then Normalize, in float32, bit for bit", "[normalize]") {

@@ -1,6 +1,7 @@
 #pragma once
 // Run-time normalization constants, (x - mean) / std per input channel, and their validation.
 
+#include <charconv>
 #include <cmath>
 #include <sstream>
 #include <stdexcept>
@@ -53,11 +54,14 @@ struct NormalizationValues {
   /// "mean=0.1307 std=0.3081" or "mean=[..] std=[..]", for logs and error messages.
   std::string to_string() const {
     std::ostringstream out;
-    out.precision(17);
+    auto shortest = [](double x) {  // the shortest text that reads back as x, like Python's repr
+      char buf[32];
+      return std::string(buf, std::to_chars(buf, buf + sizeof buf, x).ptr);
+    };
     auto list = [&](const std::vector<double>& v) {
-      if (v.size() == 1) { out << v[0]; return; }
+      if (v.size() == 1) { out << shortest(v[0]); return; }
       out << '[';
-      for (std::size_t i = 0; i < v.size(); ++i) out << (i ? "," : "") << v[i];
+      for (std::size_t i = 0; i < v.size(); ++i) out << (i ? "," : "") << shortest(v[i]);
       out << ']';
     };
     out << "mean=";

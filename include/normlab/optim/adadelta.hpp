@@ -157,7 +157,8 @@ class Adadelta : public torch::optim::Optimizer {
         slot.state.step += 1;
         with_grad.emplace_back(param, &slot);
       }
-      for (auto& [param, slot] : with_grad) update(param, *slot, options);
+      const torch::Tensor eps = wrapped_number(options.eps());
+      for (auto& [param, slot] : with_grad) update(param, *slot, options, eps);
     }
     return loss;
   }
@@ -273,11 +274,20 @@ class Adadelta : public torch::optim::Optimizer {
     return torch::empty_like(param, at::MemoryFormat::Preserve).copy_(saved);
   }
 
-  // _single_tensor_adadelta with the out-of-place ops done in place on scratch buffers: the same
-  // kernels on the same values, so the same bits (copy_ then add_ then sqrt_ == add().sqrt_()).
-  static void update(torch::Tensor& param, Slot& slot, const AdadeltaOptions& options) {
+  // A Python float as ATen passes it to a kernel: t.add(eps) runs add(t, <0-dim double tensor
+  // marked as a wrapped number>). Passing that same tensor to add_out runs the same kernel on the
+  // same values, with the result written into a scratch buffer instead of a new tensor.
+  static torch::Tensor wrapped_number(double value) {
+    torch::Tensor scalar = torch::scalar_tensor(value, torch::kDouble);
+    scalar.unsafeGetTensorImpl()->set_wrapped_number(true);
+    return scalar;
+  }
+
+  // _single_tensor_adadelta with its out-of-place results written into scratch buffers: the same
+  // kernels on the same values, so the same bits, and no tensor-sized allocation per step.
+  static void update(torch::Tensor& param, Slot& slot, const AdadeltaOptions& options,
+                     const torch::Tensor& eps) {
     const double rho = options.rho();
-    const double eps = options.eps();
     const double weight_decay = options.weight_decay();
     const torch::Tensor& raw_grad = param.grad();
 
@@ -309,8 +319,8 @@ class Adadelta : public torch::optim::Optimizer {
     torch::Tensor& delta = slot.delta_buffer;
 
     square_avg.mul_(rho).addcmul_(grad, grad, 1 - rho);
-    root_square_avg.copy_(square_avg).add_(eps).sqrt_();  // std = square_avg.add(eps).sqrt_()
-    delta.copy_(acc_delta).add_(eps).sqrt_().div_(root_square_avg).mul_(grad);
+    at::add_out(root_square_avg, square_avg, eps).sqrt_();  // std = square_avg.add(eps).sqrt_()
+    at::add_out(delta, acc_delta, eps).sqrt_().div_(root_square_avg).mul_(grad);
     acc_delta.mul_(rho).addcmul_(delta, delta, 1 - rho);
     param.add_(param.is_complex() ? torch::view_as_complex(delta) : delta, -options.lr());
   }
