@@ -46,6 +46,7 @@ struct RunOptions {
   int64_t test_batch = 1000;
   std::optional<bool> shuffle;        ///< default: shuffle on CUDA, not on the CPU (the notebook's rule)
   int threads = 0;                    ///< intra-op threads (0: leave LibTorch's setting)
+  bool keep_freed_memory = true;      ///< device::keep_freed_memory(): ~1.5x faster CPU epochs
   std::optional<NormalizationValues> normalization;  ///< run-time (mean, std); else the policy's
   std::size_t record_losses = 0;      ///< keep the first K training batch losses of epoch 1
   std::ostream* log = &std::cerr;     ///< progress lines; nullptr for silence
@@ -94,6 +95,7 @@ class Pipeline {
 
   /// Reads the Dataset policy's data from options.data_root, then trains and tests.
   RunResult run(const RunOptions& options) const {
+    check(options);  // refuse bad options before reading any data
     return run(options, dataset_t::load(options.data_root));
   }
 
@@ -106,6 +108,7 @@ class Pipeline {
     const bool identity = !options.normalization && normalization_t::is_identity;
 
     device::set_threads(options.threads);
+    if (options.keep_freed_memory) device::keep_freed_memory();
     const torch::Device dev = device_t::select();
     const bool shuffle = options.shuffle.value_or(dev.is_cuda());
     const auto start = std::chrono::steady_clock::now();
@@ -169,6 +172,7 @@ class Pipeline {
   }
 
   static void check(const RunOptions& o) {
+    if (o.normalization) o.normalization->validate();
     auto positive = [](int64_t v, const char* what) {
       if (v <= 0)
         throw std::invalid_argument(std::string("normlab::RunOptions: ") + what +

@@ -99,6 +99,14 @@ TEST_CASE("exact forms refuse where zero padding makes them inexact", "[compensa
   compensate::Exact::apply(reflect, NormalizationValues::uniform(0.5, 0.25));
   REQUIRE(max_abs_diff(before_reflect, reflect((x - 0.5) / 0.25)) < 1e-5);
 
+  // 'same' padding pads with zeros for a 3x3 kernel, not for a 1x1 one.
+  torch::nn::Conv2d same3(torch::nn::Conv2dOptions(1, 4, 3).padding(torch::kSame));
+  REQUIRE_THROWS_WITH(compensate::Exact::apply(same3, v), Catch::Contains("zero-pads its input"));
+  torch::nn::Conv2d same1(torch::nn::Conv2dOptions(1, 4, 1).padding(torch::kSame));
+  const auto before_same1 = same1(x);
+  compensate::Exact::apply(same1, NormalizationValues::uniform(0.5, 0.25));
+  REQUIRE(max_abs_diff(before_same1, same1((x - 0.5) / 0.25)) < 1e-5);
+
   torch::nn::Conv2d no_bias(torch::nn::Conv2dOptions(1, 4, 3).bias(false));
   REQUIRE_THROWS_WITH(compensate::Exact::apply(no_bias, v), Catch::Contains("no bias"));
 }

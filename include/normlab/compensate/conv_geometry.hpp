@@ -16,7 +16,8 @@ inline bool zero_pads(const torch::nn::Conv2d& conv) {
   if (const auto* sizes = get_if<torch::ExpandingArray<2>>(&padding))
     return (*sizes)->at(0) != 0 || (*sizes)->at(1) != 0;
   if (get_if<torch::enumtype::kValid>(&padding)) return false;
-  return true;  // kSame pads whenever the kernel is larger than 1
+  const auto& kernel = options.kernel_size();  // kSame pads whenever the kernel is larger than 1
+  return kernel->at(0) > 1 || kernel->at(1) > 1;
 }
 
 }  // namespace normlab::detail

@@ -39,7 +39,14 @@ inline std::size_t read_some(gzFile_s* file, void* out, std::size_t size, const 
       throw DataError("normlab: cannot read '" + path + "': " + (why ? why : "read error") +
                       " (corrupt gzip data?)");
     }
-    if (got == 0) break;
+    if (got == 0) {
+      int code = Z_OK;
+      const char* why = gzerror(file, &code);
+      if (code != Z_OK && code != Z_STREAM_END)
+        throw DataError("normlab: cannot read '" + path + "': its gzip data is corrupt or ends early (" +
+                        (why ? why : "zlib error") + ")");
+      break;
+    }
     done += static_cast<std::size_t>(got);
   }
   return done;
@@ -76,8 +83,12 @@ inline torch::Tensor read_idx(const std::filesystem::path& path, int expected_di
                     " file)");
   }
   if (magic[2] != 0x08)
-    throw DataError("normlab: IDX file '" + name + "' holds element type 0x" +
-                    std::to_string(magic[2]) + "; only unsigned bytes (0x08) are supported");
+  {
+    char hex[8];
+    std::snprintf(hex, sizeof hex, "0x%02x", magic[2]);
+    throw DataError("normlab: IDX file '" + name + "' holds element type " + hex +
+                    "; only unsigned bytes (0x08) are supported");
+  }
 
   std::vector<int64_t> dims(magic[3]);
   int64_t count = 1;

@@ -1,12 +1,13 @@
 #pragma once
 // Run-time normalization constants, (x - mean) / std per input channel, and their validation.
 
-#include <charconv>
 #include <cmath>
 #include <sstream>
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+#include "normlab/detail/format.hpp"
 
 namespace normlab {
 
@@ -54,10 +55,7 @@ struct NormalizationValues {
   /// "mean=0.1307 std=0.3081" or "mean=[..] std=[..]", for logs and error messages.
   std::string to_string() const {
     std::ostringstream out;
-    auto shortest = [](double x) {  // the shortest text that reads back as x, like Python's repr
-      char buf[32];
-      return std::string(buf, std::to_chars(buf, buf + sizeof buf, x).ptr);
-    };
+    const auto shortest = detail::shortest_double;
     auto list = [&](const std::vector<double>& v) {
       if (v.size() == 1) { out << shortest(v[0]); return; }
       out << '[';

@@ -2,6 +2,7 @@
 // Adadelta for LibTorch, which (up to 2.x) ships no C++ Adadelta. Bit-compatible with PyTorch 1.13's
 // torch.optim.Adadelta on the CPU (foreach=None, i.e. _single_tensor_adadelta); see docs/optim.md.
 
+#include "normlab/detail/format.hpp"
 #include <torch/torch.h>
 
 #include <array>
@@ -17,14 +18,6 @@
 
 namespace normlab::optim {
 
-namespace detail {
-/// Shortest text that reads back as the same double (what Python's repr() prints).
-inline std::string shortest_double(double value) {
-  std::array<char, 64> text{};
-  auto result = std::to_chars(text.data(), text.data() + text.size(), value);
-  return std::string(text.data(), result.ptr);
-}
-}  // namespace detail
 
 /**
  * Hyper-parameters of Adadelta, with LibTorch's chaining setters:

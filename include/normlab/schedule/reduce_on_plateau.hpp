@@ -2,6 +2,7 @@
 // ReduceLROnPlateau for LibTorch, which (up to 2.x) has none. Same decisions and the same doubles as
 // PyTorch 1.13's torch.optim.lr_scheduler.ReduceLROnPlateau; see docs/optim.md.
 
+#include "normlab/detail/format.hpp"
 #include <torch/torch.h>
 
 #include <array>
@@ -15,14 +16,6 @@
 
 namespace normlab::schedule {
 
-namespace detail {
-/// Shortest text that reads back as the same double (what Python's repr() prints).
-inline std::string shortest_double(double value) {
-  std::array<char, 64> text{};
-  auto result = std::to_chars(text.data(), text.data() + text.size(), value);
-  return std::string(text.data(), result.ptr);
-}
-}  // namespace detail
 
 /// Whether the monitored metric should go down (a loss) or up (an accuracy).
 enum class PlateauMode { min, max };

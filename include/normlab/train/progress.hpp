@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <iostream>
 #include <ostream>
 #include <string>
 
@@ -26,7 +27,9 @@ struct EpochRecord {
 /// Prints progress to a stream (std::cerr by default); silent when the stream is null.
 class Progress {
  public:
-  explicit Progress(std::ostream* out, bool bar) : out_(out), bar_(bar && out && isatty(2)) {}
+  /// @param bar draw the in-epoch bar; only done when `out` is std::cerr on a terminal
+  explicit Progress(std::ostream* out, bool bar)
+      : out_(out), bar_(bar && out == &std::cerr && isatty(2)) {}
 
   void batch(int epoch, int epochs, int64_t done, int64_t total) {
     if (!bar_ || (done != total && done % 10 != 0)) return;
