@@ -16,10 +16,16 @@ dpkg-query -W python3-torchvision >/dev/null 2>&1 || {
 
 args=(--data "$DATA" --dataset "$DATASET" --threads "$THREADS" --epochs "$EPOCHS"
       --train-limit "$TRAIN_LIMIT" --test-limit "$TEST_LIMIT")
+log=$(mktemp -d)
+trap 'rm -rf "$log"' EXIT
 echo "== C++ (normlab): $EXE ${args[*]}"
-cpp=$("$EXE" "${args[@]}" --device cpu 2>&1 | tee /dev/stderr | sed -n 's/^epoch \([0-9]*\)\/.* \([0-9.]*\) s$/\2/p')
+"$EXE" "${args[@]}" --device cpu >"$log/cpp" 2>&1
+cat "$log/cpp"
+cpp=$(sed -n 's/^epoch \([0-9]*\)\/.* \([0-9.]*\) s$/\2/p' "$log/cpp")
 echo "== Python (the notebook's code): benchmarks/notebook_epoch.py ${args[*]}"
-py=$(/usr/bin/python3 benchmarks/notebook_epoch.py "${args[@]}" | tee /dev/stderr | sed -n 's/.*seconds=\([0-9.]*\).*/\1/p')
+/usr/bin/python3 benchmarks/notebook_epoch.py "${args[@]}" >"$log/py" 2>&1
+cat "$log/py"
+py=$(sed -n 's/.*seconds=\([0-9.]*\).*/\1/p' "$log/py")
 # Epoch 1 includes warm-up on both sides; report the mean over all epochs and over epochs >= 2.
 /usr/bin/python3 - "$cpp" "$py" <<'PY'
 import sys

@@ -3,6 +3,7 @@
 include(CMakeFindDependencyMacro)
 find_dependency(Threads)
 find_dependency(ZLIB)
+find_dependency(SQLite3)  # study storage in Optuna's schema
 find_dependency(Torch)  # Debian's LibTorch 1.13, or LibTorch 2.x (CUDA) through CMAKE_PREFIX_PATH
 # Boost.Hana and range-v3 are header-only: their packages when installed, otherwise a plain folder
 # of headers named by NORMLAB_DEPS_INCLUDE (see docs/building.md).
@@ -14,4 +15,11 @@ if(NOT (TARGET Boost::headers AND TARGET range-v3::range-v3)
   message(FATAL_ERROR
     "normlab needs Boost.Hana and range-v3: install libboost-dev and librange-v3-dev, or set "
     "NORMLAB_DEPS_INCLUDE to a folder that holds boost/hana.hpp and range/v3/all.hpp")
+endif()
+
+# Plots (normlab::plot) draw with cairo, found through pkg-config; optional: without it the plot
+# target is not defined and everything else still builds.
+find_package(PkgConfig QUIET)
+if(PkgConfig_FOUND AND NOT TARGET PkgConfig::normlab_cairo)
+  pkg_check_modules(normlab_cairo QUIET IMPORTED_TARGET cairo)
 endif()

@@ -5,4 +5,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 scripts/get-data.sh data
-build/examples/seed_mnist --data data --dataset mnist --epochs 5 --threads "$(nproc)" "$@"
+build/examples/seed_mnist --data data --dataset mnist --epochs 25 --threads "$(nproc)" "$@"
