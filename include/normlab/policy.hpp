@@ -16,6 +16,7 @@ struct Optimizer {};      ///< the optimiser (Adadelta<>, Sgd<>)
 struct Scheduler {};      ///< the learning-rate schedule (ReduceOnPlateau<>, StepLr<>)
 struct Device {};         ///< where tensors live (device::*)
 struct Dataset {};        ///< which data is read (data::*)
+struct Search {};         ///< how a study proposes parameters (search::Tpe<>, Random, Grid<>, Qmc)
 
 /// True when T declares itself a policy of the kind Kind.
 template <class T, class Kind>
@@ -26,6 +27,6 @@ concept of_kind = requires { typename T::normlab_policy; } &&
 template <class T>
 concept any = of_kind<T, Normalization> || of_kind<T, Compensation> || of_kind<T, Model> ||
               of_kind<T, Optimizer> || of_kind<T, Scheduler> || of_kind<T, Device> ||
-              of_kind<T, Dataset>;
+              of_kind<T, Dataset> || of_kind<T, Search>;
 
 }  // namespace normlab::policy

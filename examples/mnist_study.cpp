@@ -1,0 +1,173 @@
+// The notebook's normalization study: an Optuna-compatible study over (mean, std) of the MNIST
+// protocol, stored in SQLite, drawn as a contour plot. `--trials N` runs N more trials in this
+// invocation (Optuna's optimize(n_trials=N)); `--max-trials N` caps the study's completed trials
+// across every process (Optuna's MaxTrialsCallback). Quick defaults finish in minutes here;
+// `--profile notebook` is the notebook's full setting (25 epochs, all data, 200 trials).
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <memory>
+#include <normlab/normalization_study.hpp>
+#include <normlab/normlab.hpp>
+#include <normlab/search/samplers.hpp>
+#include <normlab/study/pruners.hpp>
+#include <normlab/study/study.hpp>
+#if NORMLAB_HAVE_PLOT
+#include <normlab/plot/contour.hpp>
+#include <normlab/plot/history.hpp>
+#endif
+
+#include "cli.hpp"
+
+using namespace normlab;
+
+namespace {
+
+template <class Compensation>
+using StudyProtocol = Pipeline<normalize::Runtime, LeNet, Adadelta<>, ReduceOnPlateau<>,
+                               Compensation, device::Auto>;
+
+std::function<double(study::Trial&)> objective_for(const std::string& compensation, RunOptions base,
+                                                   std::shared_ptr<const data::TrainTest> data) {
+  if (compensation == "notebook")
+    return normalization_objective<StudyProtocol<compensate::Notebook>>(base, data);
+  if (compensation == "exact")
+    return normalization_objective<StudyProtocol<compensate::Exact>>(base, data);
+  if (compensation == "none") return normalization_objective<StudyProtocol<compensate::None>>(base, data);
+  throw std::invalid_argument("--compensation expects notebook, exact or none (got '" + compensation + "')");
+}
+
+std::unique_ptr<study::Pruner> make_pruner(const std::string& name) {
+  if (name == "none") return nullptr;
+  if (name == "median") return study::make_pruner(study::MedianPruner());
+  if (name == "sha") return study::make_pruner(study::SuccessiveHalvingPruner());
+  throw std::invalid_argument("--pruner expects none, median or sha (got '" + name + "')");
+}
+
+void summarize(const study::Study& s) {
+  std::vector<double> accuracies;
+  int counts[5] = {0, 0, 0, 0, 0};
+  for (const auto& t : s.trials()) {
+    ++counts[static_cast<int>(t.state)];
+    if (t.state == study::TrialState::Complete && t.value) accuracies.push_back(*t.value);
+  }
+  std::printf("study '%s': %zu trials (%d complete, %d pruned, %d failed, %d running, %d waiting)\n",
+              s.name().c_str(), s.trials().size(), counts[1], counts[2], counts[3], counts[0], counts[4]);
+  if (accuracies.empty()) return;
+  std::sort(accuracies.begin(), accuracies.end());
+  double mean = 0, var = 0;
+  for (double a : accuracies) mean += a / accuracies.size();
+  for (double a : accuracies) var += (a - mean) * (a - mean) / accuracies.size();
+  std::printf("accuracy across complete trials: min %.4f  median %.4f  max %.4f  mean %.4f  std %.4f\n",
+              accuracies.front(), accuracies[accuracies.size() / 2], accuracies.back(), mean, std::sqrt(var));
+  const auto best = s.best_trial();
+  std::printf("best trial %lld: mean=%.6g std=%.6g accuracy=%.4f\n", static_cast<long long>(best.number),
+              best.params.at("mean"), best.params.at("std"), *best.value);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) try {
+  cli::Args args("mnist_study", "The notebook's (mean, std) study of the MNIST protocol.");
+  args.flag("profile", "quick", "quick (defaults below) | notebook (25 epochs, all data, 200 trials)")
+      .flag("data", "data", "data root (DIR/MNIST/raw, DIR/FashionMNIST/raw)")
+      .flag("dataset", "mnist", "mnist | fashion-mnist")
+      .flag("trials", "12", "trials to run in this invocation")
+      .flag("max-trials", "0", "stop once the study has this many complete trials (0: no cap)")
+      .flag("epochs", "2", "epochs per trial")
+      .flag("train-limit", "4000", "first K training images (0: all)")
+      .flag("test-limit", "1000", "first K test images (0: all)")
+      .flag("threads", "2", "intra-op threads")
+      .flag("jobs", "1", "trials run at once in this process (threads share the CPU)")
+      .flag("storage", "sqlite:///optuna-MNIST.sqlite3", "sqlite:///FILE, or empty for memory")
+      .flag("study-name", "MNIST", "study name (resumed when it exists)")
+      .flag("sampler", "tpe", "tpe | random | grid | qmc")
+      .flag("seed", "1998", "sampler seed and torch::manual_seed of every trial")
+      .flag("pruner", "none", "none | median | sha")
+      .flag("compensation", "notebook", "notebook | exact | none")
+      .flag("enqueue-notebook", "1", "1: a new study first tries the notebook's (0.1307, 0.3081) and (0, 1)")
+      .flag("heartbeat", "5", "seconds between heartbeats; RUNNING trials silent for 2x this are failed")
+      .flag("plot", "", "FILE.svg: contour of accuracy over (mean, std), plus FILE.png and the history")
+      .flag("csv", "", "FILE.csv: every trial, as Optuna's trials_dataframe");
+  args.parse(argc, argv);
+
+  const bool notebook = args.text("profile") == "notebook";
+  if (!notebook && args.text("profile") != "quick")
+    throw std::invalid_argument("--profile expects quick or notebook");
+  RunOptions base;
+  base.data_root = args.text("data");
+  base.epochs = notebook ? 25 : static_cast<int>(args.integer("epochs"));
+  base.train_limit = notebook ? 0 : args.integer("train-limit");
+  base.test_limit = notebook ? 0 : args.integer("test-limit");
+  base.threads = static_cast<int>(args.integer("threads"));
+  base.seed = static_cast<uint64_t>(args.integer("seed"));
+  base.log = nullptr;  // one line per trial instead of per epoch
+  const int trials = notebook ? 200 : static_cast<int>(args.integer("trials"));
+
+  auto data = std::make_shared<const data::TrainTest>(data::load_by_name(args.text("dataset"), base.data_root));
+
+  study::StudyOptions options;
+  options.name = args.text("study-name");
+  options.storage_url = args.text("storage");
+  options.direction = study::StudyDirection::Maximize;
+  auto s = study::Study::create(options, search::make_sampler(args.text("sampler"), base.seed),
+                                make_pruner(args.text("pruner")));
+  if (args.integer("enqueue-notebook") && s.trials().empty()) {
+    s.enqueue({{"mean", 0.1307}, {"std", 0.3081}});
+    s.enqueue({{"mean", 0.0}, {"std", 1.0}});
+  }
+  std::fprintf(stderr, "mnist_study: study '%s' in %s: %zu trial(s) so far; running %d more (%d epoch(s), %lld/%lld images, %s sampler)\n",
+               options.name.c_str(), options.storage_url.empty() ? "memory" : options.storage_url.c_str(),
+               s.trials().size(), trials, base.epochs, static_cast<long long>(data->train.first(base.train_limit).size()),
+               static_cast<long long>(data->test.first(base.test_limit).size()), args.text("sampler").c_str());
+
+  study::OptimizeOptions run;
+  run.n_jobs = static_cast<int>(args.integer("jobs"));
+  if (args.integer("max-trials") > 0) run.max_trials = static_cast<int>(args.integer("max-trials"));
+  run.heartbeat_interval = static_cast<int>(args.integer("heartbeat"));
+  int done = 0;
+  run.callbacks.push_back([&](const study::Study& st, const study::FrozenTrial& t) {
+    ++done;
+    const int width = 20, filled = std::min(width, width * done / std::max(trials, 1));
+    std::string best = "-";
+    for (const auto& x : st.trials())
+      if (x.state == study::TrialState::Complete && x.value && (best == "-" || *x.value > std::stod(best)))
+        best = std::to_string(*x.value).substr(0, 6);
+    std::fprintf(stderr, "[%s%s] %d/%d  trial %lld mean=%.4g std=%.4g  %s %s  best %s\n",
+                 std::string(filled, '#').c_str(), std::string(width - filled, '.').c_str(), done, trials,
+                 static_cast<long long>(t.number), t.params.count("mean") ? t.params.at("mean") : NAN,
+                 t.params.count("std") ? t.params.at("std") : NAN, study::to_string(t.state),
+                 t.value ? std::to_string(*t.value).substr(0, 6).c_str() : "", best.c_str());
+  });
+  s.optimize(objective_for(args.text("compensation"), base, data), trials, run);
+
+  summarize(s);
+  if (!args.text("csv").empty()) s.export_csv(args.text("csv"));
+  if (!args.text("plot").empty()) {
+#if NORMLAB_HAVE_PLOT
+    std::filesystem::path svg = args.text("plot");
+    auto all = s.trials();
+    plot::ContourOptions contour;
+    contour.target_name = "Accuracy";
+    contour.direction = study::StudyDirection::Maximize;
+    plot::plot_contour(all, "mean", "std", svg, contour);
+    plot::plot_contour(all, "mean", "std", std::filesystem::path(svg).replace_extension(".png"), contour);
+    auto history = svg;
+    history.replace_filename(svg.stem().string() + "-history.svg");
+    plot::HistoryOptions history_options;
+    history_options.target_name = "Accuracy";
+    history_options.direction = study::StudyDirection::Maximize;
+    plot::plot_optimization_history(all, history, history_options);
+    std::fprintf(stderr, "plots: %s, %s, %s\n", svg.c_str(), std::filesystem::path(svg).replace_extension(".png").c_str(), history.c_str());
+#else
+    throw std::runtime_error("--plot: this build has no cairo (install libcairo2-dev and rebuild)");
+#endif
+  }
+  return 0;
+} catch (const std::exception& e) {
+  std::cerr << "mnist_study: error: " << e.what() << "\n";
+  return 1;
+}

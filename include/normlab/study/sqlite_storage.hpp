@@ -1,0 +1,703 @@
+#pragma once
+// SqliteStorage: a study in an SQLite file with Optuna 3.1's own schema, so that
+// `optuna.load_study(storage="sqlite:///file")` reads what normlab wrote, and normlab reads and
+// continues what Optuna wrote. No LibTorch; SQLite through <sqlite3.h>.
+//
+// What is written (checked against files Optuna 3.1 itself writes; docs/study.md):
+// - the DDL of Optuna 3.1 verbatim, `version_info = (1, 12, '3.1.0')` and
+//   `alembic_version = 'v3.0.0.d'`; or, with SchemaVersion::v3_2_0_a, the revision of Optuna >= 3.2
+//   (`'v3.2.0.a'`, `version_info = (1, 12, '3.2.0')` and the index `ix_trials_study_id`). Optuna
+//   refuses a revision other than its own head, so pick the one of the Optuna that will read it.
+// - `trials.number` = how many trials of the study have a smaller trial_id, computed in the
+//   transaction that inserts the trial; datetimes as naive local time 'YYYY-MM-DD HH:MM:SS.ffffff'.
+// - `trial_params.param_value` in the internal representation (linear even for log floats), bound
+//   as a double; `distribution_json` as Optuna writes it; values with their FINITE / INF_POS /
+//   INF_NEG type, intermediate values also with NAN; heartbeats as `CURRENT_TIMESTAMP` (UTC).
+//
+// Concurrency: each SqliteStorage owns one connection, guarded by a mutex, so threads may share one
+// object (calls are serialised; objectives run outside them). Processes (or several SqliteStorage
+// objects) share a file through SQLite's file locks: every write is one `BEGIN IMMEDIATE`
+// transaction, the connection waits up to 60 s for a lock (`sqlite3_busy_timeout`) and a
+// transaction that still meets SQLITE_BUSY is rolled back and run again, so concurrent workers
+// neither fail with "database is locked" nor lose or duplicate a trial. Never use a storage
+// across fork(): open one in the child. Never put the file on NFS (SQLite's locks are unreliable
+// there).
+
+#include <sqlite3.h>
+
+#include <chrono>
+#include <cmath>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "normlab/study/json.hpp"
+#include "normlab/study/storage.hpp"
+
+namespace normlab::study {
+
+/// Which Optuna schema revision (alembic_version) a new file gets.
+enum class SchemaVersion {
+  v3_0_0_d,  ///< Optuna 3.0 and 3.1 (the notebook's Optuna)
+  v3_2_0_a,  ///< Optuna 3.2 and later (adds the index ix_trials_study_id)
+};
+
+inline const char* alembic_revision(SchemaVersion v) {
+  return v == SchemaVersion::v3_0_0_d ? "v3.0.0.d" : "v3.2.0.a";
+}
+
+namespace detail {
+
+/// SQLITE_BUSY / SQLITE_LOCKED: the transaction is rolled back and retried.
+struct SqliteBusy {
+  std::string message;
+};
+
+class SqliteStatement {
+ public:
+  SqliteStatement(sqlite3* db, const char* sql) : db_(db), sql_(sql) {
+    const int rc = sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr);
+    if (rc != SQLITE_OK) fail(rc);
+  }
+  ~SqliteStatement() { sqlite3_finalize(stmt_); }
+  SqliteStatement(const SqliteStatement&) = delete;
+  SqliteStatement& operator=(const SqliteStatement&) = delete;
+
+  SqliteStatement& bind(int i, double v) { return check(sqlite3_bind_double(stmt_, i, v)); }
+  SqliteStatement& bind(int i, int64_t v) { return check(sqlite3_bind_int64(stmt_, i, v)); }
+  SqliteStatement& bind(int i, int v) { return bind(i, static_cast<int64_t>(v)); }
+  SqliteStatement& bind(int i, const std::string& v) {
+    return check(sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT));
+  }
+  SqliteStatement& bind(int i, const char* v) { return bind(i, std::string(v)); }
+  SqliteStatement& bind_null(int i) { return check(sqlite3_bind_null(stmt_, i)); }
+  SqliteStatement& bind_text_or_null(int i, const std::string& v) { return v.empty() ? bind_null(i) : bind(i, v); }
+
+  /// True when a row is ready.
+  bool step() {
+    const int rc = sqlite3_step(stmt_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    fail(rc);
+  }
+  void run() {
+    while (step()) {
+    }
+  }
+
+  bool is_null(int c) const { return sqlite3_column_type(stmt_, c) == SQLITE_NULL; }
+  int64_t int64(int c) const { return sqlite3_column_int64(stmt_, c); }
+  double real(int c) const { return sqlite3_column_double(stmt_, c); }
+  std::string text(int c) const {
+    const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, c));
+    return p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(stmt_, c))) : std::string();
+  }
+
+ private:
+  SqliteStatement& check(int rc) {
+    if (rc != SQLITE_OK) fail(rc);
+    return *this;
+  }
+  [[noreturn]] void fail(int rc) const {
+    const int primary = rc & 0xFF;
+    std::string msg = std::string(sqlite3_errmsg(db_)) + " (SQLite error " + std::to_string(rc) + " in: " + sql_ + ")";
+    if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) throw SqliteBusy{msg};
+    if (primary == SQLITE_NOTADB) throw StorageError("not an SQLite database: " + msg);
+    throw StorageError("normlab: SQLite: " + msg);
+  }
+
+  sqlite3* db_;
+  const char* sql_;
+  sqlite3_stmt* stmt_ = nullptr;
+};
+
+/// Optuna 3.1's DDL, verbatim as SQLAlchemy emits it (dumped from a file Optuna 3.1 created).
+struct SqliteDdl {
+  const char* name;
+  const char* sql;
+};
+inline constexpr SqliteDdl kOptunaDdl[] = {
+    {"studies", "CREATE TABLE studies (\n\tstudy_id INTEGER NOT NULL, \n\tstudy_name VARCHAR(512) NOT NULL, \n\tPRIMARY KEY (study_id)\n)"},
+    {"ix_studies_study_name", "CREATE UNIQUE INDEX ix_studies_study_name ON studies (study_name)"},
+    {"version_info", "CREATE TABLE version_info (\n\tversion_info_id INTEGER NOT NULL, \n\tschema_version INTEGER, \n\tlibrary_version VARCHAR(256), \n\tPRIMARY KEY (version_info_id), \n\tCHECK (version_info_id=1)\n)"},
+    {"study_directions", "CREATE TABLE study_directions (\n\tstudy_direction_id INTEGER NOT NULL, \n\tdirection VARCHAR(8) NOT NULL, \n\tstudy_id INTEGER NOT NULL, \n\tobjective INTEGER NOT NULL, \n\tPRIMARY KEY (study_direction_id), \n\tUNIQUE (study_id, objective), \n\tFOREIGN KEY(study_id) REFERENCES studies (study_id)\n)"},
+    {"study_user_attributes", "CREATE TABLE study_user_attributes (\n\tstudy_user_attribute_id INTEGER NOT NULL, \n\tstudy_id INTEGER, \n\t\"key\" VARCHAR(512), \n\tvalue_json TEXT, \n\tPRIMARY KEY (study_user_attribute_id), \n\tUNIQUE (study_id, \"key\"), \n\tFOREIGN KEY(study_id) REFERENCES studies (study_id)\n)"},
+    {"study_system_attributes", "CREATE TABLE study_system_attributes (\n\tstudy_system_attribute_id INTEGER NOT NULL, \n\tstudy_id INTEGER, \n\t\"key\" VARCHAR(512), \n\tvalue_json TEXT, \n\tPRIMARY KEY (study_system_attribute_id), \n\tUNIQUE (study_id, \"key\"), \n\tFOREIGN KEY(study_id) REFERENCES studies (study_id)\n)"},
+    {"trials", "CREATE TABLE trials (\n\ttrial_id INTEGER NOT NULL, \n\tnumber INTEGER, \n\tstudy_id INTEGER, \n\tstate VARCHAR(8) NOT NULL, \n\tdatetime_start DATETIME, \n\tdatetime_complete DATETIME, \n\tPRIMARY KEY (trial_id), \n\tFOREIGN KEY(study_id) REFERENCES studies (study_id)\n)"},
+    {"trial_user_attributes", "CREATE TABLE trial_user_attributes (\n\ttrial_user_attribute_id INTEGER NOT NULL, \n\ttrial_id INTEGER, \n\t\"key\" VARCHAR(512), \n\tvalue_json TEXT, \n\tPRIMARY KEY (trial_user_attribute_id), \n\tUNIQUE (trial_id, \"key\"), \n\tFOREIGN KEY(trial_id) REFERENCES trials (trial_id)\n)"},
+    {"trial_system_attributes", "CREATE TABLE trial_system_attributes (\n\ttrial_system_attribute_id INTEGER NOT NULL, \n\ttrial_id INTEGER, \n\t\"key\" VARCHAR(512), \n\tvalue_json TEXT, \n\tPRIMARY KEY (trial_system_attribute_id), \n\tUNIQUE (trial_id, \"key\"), \n\tFOREIGN KEY(trial_id) REFERENCES trials (trial_id)\n)"},
+    {"trial_params", "CREATE TABLE trial_params (\n\tparam_id INTEGER NOT NULL, \n\ttrial_id INTEGER, \n\tparam_name VARCHAR(512), \n\tparam_value FLOAT, \n\tdistribution_json TEXT, \n\tPRIMARY KEY (param_id), \n\tUNIQUE (trial_id, param_name), \n\tFOREIGN KEY(trial_id) REFERENCES trials (trial_id)\n)"},
+    {"trial_values", "CREATE TABLE trial_values (\n\ttrial_value_id INTEGER NOT NULL, \n\ttrial_id INTEGER NOT NULL, \n\tobjective INTEGER NOT NULL, \n\tvalue FLOAT, \n\tvalue_type VARCHAR(7) NOT NULL, \n\tPRIMARY KEY (trial_value_id), \n\tUNIQUE (trial_id, objective), \n\tFOREIGN KEY(trial_id) REFERENCES trials (trial_id)\n)"},
+    {"trial_intermediate_values", "CREATE TABLE trial_intermediate_values (\n\ttrial_intermediate_value_id INTEGER NOT NULL, \n\ttrial_id INTEGER NOT NULL, \n\tstep INTEGER NOT NULL, \n\tintermediate_value FLOAT, \n\tintermediate_value_type VARCHAR(7) NOT NULL, \n\tPRIMARY KEY (trial_intermediate_value_id), \n\tUNIQUE (trial_id, step), \n\tFOREIGN KEY(trial_id) REFERENCES trials (trial_id)\n)"},
+    {"trial_heartbeats", "CREATE TABLE trial_heartbeats (\n\ttrial_heartbeat_id INTEGER NOT NULL, \n\ttrial_id INTEGER NOT NULL, \n\theartbeat DATETIME NOT NULL, \n\tPRIMARY KEY (trial_heartbeat_id), \n\tUNIQUE (trial_id), \n\tFOREIGN KEY(trial_id) REFERENCES trials (trial_id)\n)"},
+    {"alembic_version", "CREATE TABLE alembic_version (\n\tversion_num VARCHAR(32) NOT NULL, \n\tCONSTRAINT alembic_version_pkc PRIMARY KEY (version_num)\n)"},
+};
+/// What `v3.2.0.a` adds (the name SQLAlchemy gives `trials.study_id` with index=True).
+inline constexpr SqliteDdl kOptunaV320Index = {"ix_trials_study_id",
+                                               "CREATE INDEX ix_trials_study_id ON trials (study_id)"};
+
+/// Revisions of Optuna's alembic chain before the ones normlab reads.
+inline constexpr const char* kOlderOptunaRevisions[] = {"v0.9.0.a", "v1.2.0.a", "v1.3.0.a", "v2.4.0.a", "v2.6.0.a",
+                                                        "v3.0.0.a", "v3.0.0.b", "v3.0.0.c"};
+
+}  // namespace detail
+
+/// A Storage in an SQLite file with Optuna 3.1's schema (see the top of this header).
+class SqliteStorage final : public Storage {
+ public:
+  /// Opens `path`, creating the file and Optuna's tables when needed.
+  /// @param path   a file path, or ":memory:" for a private in-memory database
+  /// @param schema the revision a new file gets (default v3_0_0_d, Optuna 3.1); an existing file
+  ///               keeps its own (see schema_version())
+  /// @throws StorageError when the file cannot be opened, is not an SQLite database or has no
+  ///         Optuna tables ("... is not an Optuna study database"), or holds a schema revision
+  ///         normlab cannot read (older ones: run `optuna storage upgrade`; newer: unknown).
+  explicit SqliteStorage(std::string path, SchemaVersion schema = SchemaVersion::v3_0_0_d)
+      : path_(std::move(path)), schema_(schema) {
+    const int rc = sqlite3_open_v2(path_.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                                   nullptr);
+    if (rc != SQLITE_OK) {
+      std::string why = db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
+      sqlite3_close(db_);
+      db_ = nullptr;
+      throw StorageError("normlab: cannot open the study database '" + path_ + "': " + why);
+    }
+    sqlite3_busy_timeout(db_, kBusyTimeoutMs);
+    try {
+      initialize();
+    } catch (...) {
+      sqlite3_close(db_);
+      db_ = nullptr;
+      throw;
+    }
+  }
+  ~SqliteStorage() override { sqlite3_close(db_); }
+  SqliteStorage(const SqliteStorage&) = delete;
+  SqliteStorage& operator=(const SqliteStorage&) = delete;
+
+  const std::string& path() const { return path_; }
+  /// The file's revision: the one asked for when it was created here, else the one it had.
+  SchemaVersion schema_version() const { return schema_; }
+
+  int64_t create_new_study(const std::string& name, StudyDirection direction) override {
+    return write([&] {
+      detail::SqliteStatement find(db_, "SELECT study_id FROM studies WHERE study_name = ?");
+      if (find.bind(1, name).step())
+        throw DuplicatedStudyError("normlab: a study named '" + name + "' already exists in '" + path_ + "'");
+      detail::SqliteStatement(db_, "INSERT INTO studies (study_name) VALUES (?)").bind(1, name).run();
+      const int64_t id = sqlite3_last_insert_rowid(db_);
+      detail::SqliteStatement(db_, "INSERT INTO study_directions (direction, study_id, objective) VALUES (?, ?, 0)")
+          .bind(1, to_string(direction))
+          .bind(2, id)
+          .run();
+      return id;
+    });
+  }
+
+  std::optional<int64_t> find_study(const std::string& name) override {
+    return read([&]() -> std::optional<int64_t> {
+      detail::SqliteStatement s(db_, "SELECT study_id FROM studies WHERE study_name = ?");
+      if (s.bind(1, name).step()) return s.int64(0);
+      return std::nullopt;
+    });
+  }
+
+  StudyDirection study_direction(int64_t study_id) override {
+    return read([&] {
+      require_study(study_id);
+      detail::SqliteStatement s(db_, "SELECT direction FROM study_directions WHERE study_id = ? ORDER BY objective");
+      if (!s.bind(1, study_id).step()) return StudyDirection::NotSet;
+      return study_direction_from_string(s.text(0));
+    });
+  }
+
+  std::string study_name(int64_t study_id) override {
+    return read([&] { return require_study(study_id); });
+  }
+
+  std::vector<std::string> study_names() override {
+    return read([&] {
+      std::vector<std::string> names;
+      detail::SqliteStatement s(db_, "SELECT study_name FROM studies ORDER BY study_id");
+      while (s.step()) names.push_back(s.text(0));
+      return names;
+    });
+  }
+
+  FrozenTrial create_new_trial(int64_t study_id, const std::optional<FrozenTrial>& tmpl = std::nullopt) override {
+    return write([&] {
+      const std::string study_name = require_study(study_id);
+      FrozenTrial t = tmpl ? *tmpl : FrozenTrial{};
+      if (!tmpl) {
+        t.state = TrialState::Running;
+        t.datetime_start = detail::local_datetime_now();
+      }
+      // As Optuna: insert RUNNING, fill in the template, then set the state and the number.
+      detail::SqliteStatement(db_,
+                              "INSERT INTO trials (number, study_id, state, datetime_start, datetime_complete) "
+                              "VALUES (NULL, ?, 'RUNNING', ?, ?)")
+          .bind(1, study_id)
+          .bind_text_or_null(2, t.datetime_start)
+          .bind_text_or_null(3, t.datetime_complete)
+          .run();
+      t.trial_id = sqlite3_last_insert_rowid(db_);
+      if (tmpl) {
+        if (t.value) put_value(t.trial_id, *t.value);
+        for (const auto& [name, value] : t.params) {
+          auto d = t.distributions.find(name);
+          if (d == t.distributions.end())
+            throw std::invalid_argument("normlab: template trial parameter '" + name + "' has no distribution");
+          put_param(study_id, study_name, t.trial_id, name, value, d->second, SpaceCheck::Strict);
+        }
+        for (const auto& [k, v] : t.user_attrs) put_attr("trial_user_attributes", t.trial_id, k, v);
+        for (const auto& [k, v] : t.system_attrs) put_attr("trial_system_attributes", t.trial_id, k, v);
+        for (const auto& [step, v] : t.intermediate_values) put_intermediate(t.trial_id, step, v);
+      }
+      detail::SqliteStatement count(db_, "SELECT count(trial_id) FROM trials WHERE study_id = ? AND trial_id < ?");
+      count.bind(1, study_id).bind(2, t.trial_id).step();
+      t.number = count.int64(0);
+      detail::SqliteStatement(db_, "UPDATE trials SET number = ?, state = ? WHERE trial_id = ?")
+          .bind(1, t.number)
+          .bind(2, to_string(t.state))
+          .bind(3, t.trial_id)
+          .run();
+      return t;
+    });
+  }
+
+  void set_trial_param(int64_t trial_id, const std::string& name, double internal_value,
+                       const search::Distribution& distribution, SpaceCheck check = SpaceCheck::Strict) override {
+    if (std::isnan(internal_value))
+      throw std::invalid_argument("normlab: parameter '" + name + "' cannot be NaN");
+    write([&] {
+      const TrialRow row = updatable(trial_id);
+      put_param(row.study_id, require_study(row.study_id), trial_id, name, internal_value, distribution, check);
+      return 0;
+    });
+  }
+
+  bool set_trial_state_values(int64_t trial_id, TrialState state, std::optional<double> value = std::nullopt) override {
+    if (value && std::isnan(*value))
+      throw std::invalid_argument("normlab: a trial value cannot be NaN (tell() fails such a trial instead)");
+    return write([&] {
+      const TrialRow row = trial_row(trial_id);
+      if (is_finished(row.state)) return false;
+      if (state == TrialState::Running && row.state != TrialState::Waiting) return false;
+      if (value) put_value(trial_id, *value);
+      const std::string now = detail::local_datetime_now();
+      if (state == TrialState::Running)
+        detail::SqliteStatement(db_, "UPDATE trials SET state = ?, datetime_start = ? WHERE trial_id = ?")
+            .bind(1, to_string(state)).bind(2, now).bind(3, trial_id).run();
+      else if (is_finished(state))
+        detail::SqliteStatement(db_, "UPDATE trials SET state = ?, datetime_complete = ? WHERE trial_id = ?")
+            .bind(1, to_string(state)).bind(2, now).bind(3, trial_id).run();
+      else
+        detail::SqliteStatement(db_, "UPDATE trials SET state = ? WHERE trial_id = ?")
+            .bind(1, to_string(state)).bind(2, trial_id).run();
+      return true;
+    });
+  }
+
+  void set_trial_intermediate_value(int64_t trial_id, int64_t step, double value) override {
+    write([&] {
+      updatable(trial_id);
+      put_intermediate(trial_id, step, value);
+      return 0;
+    });
+  }
+  void set_trial_user_attr(int64_t trial_id, const std::string& key, const std::string& json) override {
+    set_attr("trial_user_attributes", trial_id, key, json);
+  }
+  void set_trial_system_attr(int64_t trial_id, const std::string& key, const std::string& json) override {
+    set_attr("trial_system_attributes", trial_id, key, json);
+  }
+
+  FrozenTrial get_trial(int64_t trial_id) override {
+    return read([&] {
+      const TrialRow row = trial_row(trial_id);
+      auto trials = load_trials(row.study_id, {}, trial_id);
+      return std::move(trials.at(0));
+    });
+  }
+
+  std::vector<FrozenTrial> get_all_trials(int64_t study_id, const std::vector<TrialState>& states = {}) override {
+    return read([&] {
+      require_study(study_id);
+      return load_trials(study_id, states, std::nullopt);
+    });
+  }
+
+  int64_t count_trials(int64_t study_id, const std::vector<TrialState>& states = {}) override {
+    return read([&] {
+      require_study(study_id);
+      detail::SqliteStatement s(db_, "SELECT state, count(trial_id) FROM trials WHERE study_id = ? GROUP BY state");
+      s.bind(1, study_id);
+      int64_t n = 0;
+      while (s.step())
+        if (detail::state_selected(trial_state_from_string(s.text(0)), states)) n += s.int64(1);
+      return n;
+    });
+  }
+
+  std::optional<int64_t> pop_waiting_trial(int64_t study_id) override {
+    return write([&]() -> std::optional<int64_t> {
+      require_study(study_id);
+      detail::SqliteStatement s(db_,
+                                "SELECT trial_id FROM trials WHERE study_id = ? AND state = 'WAITING' "
+                                "ORDER BY trial_id LIMIT 1");
+      if (!s.bind(1, study_id).step()) return std::nullopt;
+      const int64_t id = s.int64(0);
+      detail::SqliteStatement(db_, "UPDATE trials SET state = 'RUNNING', datetime_start = ? WHERE trial_id = ?")
+          .bind(1, detail::local_datetime_now())
+          .bind(2, id)
+          .run();
+      return id;
+    });
+  }
+
+  void record_heartbeat(int64_t trial_id) override {
+    write([&] {
+      trial_row(trial_id);
+      detail::SqliteStatement(db_,
+                              "INSERT INTO trial_heartbeats (trial_id, heartbeat) VALUES (?, CURRENT_TIMESTAMP) "
+                              "ON CONFLICT (trial_id) DO UPDATE SET heartbeat = CURRENT_TIMESTAMP")
+          .bind(1, trial_id)
+          .run();
+      return 0;
+    });
+  }
+
+  std::vector<int64_t> fail_stale_trials(int64_t study_id, double grace_seconds) override {
+    return write([&] {
+      require_study(study_id);
+      // Both times come from SQLite's clock in UTC, as Optuna compares them; whole seconds, as
+      // CURRENT_TIMESTAMP has. (Optuna uses timedelta.seconds, which wraps after a day; normlab
+      // uses the full difference.)
+      detail::SqliteStatement s(db_,
+                                "SELECT t.trial_id, (julianday(CURRENT_TIMESTAMP) - julianday(h.heartbeat)) * 86400.0 "
+                                "FROM trials t JOIN trial_heartbeats h ON h.trial_id = t.trial_id "
+                                "WHERE t.study_id = ? AND t.state = 'RUNNING' ORDER BY t.trial_id");
+      s.bind(1, study_id);
+      std::vector<int64_t> stale;
+      while (s.step())
+        if (std::round(s.real(1)) > grace_seconds) stale.push_back(s.int64(0));
+      const std::string now = detail::local_datetime_now();
+      for (int64_t id : stale)
+        detail::SqliteStatement(db_,
+                                "UPDATE trials SET state = 'FAIL', datetime_complete = ? "
+                                "WHERE trial_id = ? AND state = 'RUNNING'")
+            .bind(1, now)
+            .bind(2, id)
+            .run();
+      return stale;
+    });
+  }
+
+ private:
+  static constexpr int kBusyTimeoutMs = 60000;
+  static constexpr int kBusyRetries = 20;
+
+  struct TrialRow {
+    int64_t study_id;
+    int64_t number;
+    TrialState state;
+  };
+
+  // ---- transactions ----------------------------------------------------------------------------
+  void exec(const char* sql) {
+    char* err = nullptr;
+    const int rc = sqlite3_exec(db_, sql, nullptr, nullptr, &err);
+    std::string msg = err ? err : sqlite3_errstr(rc);
+    sqlite3_free(err);
+    if (rc == SQLITE_OK) return;
+    const int primary = rc & 0xFF;
+    if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) throw detail::SqliteBusy{msg};
+    if (primary == SQLITE_NOTADB) throw StorageError("not an SQLite database: " + msg);
+    throw StorageError("normlab: SQLite: " + msg + " (in: " + sql + ")");
+  }
+  void rollback_quietly() {
+    if (!sqlite3_get_autocommit(db_)) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+  }
+  /// Runs `f` in one transaction under the mutex; SQLITE_BUSY after the busy timeout rolls back and
+  /// runs it again (with back-off), so it never surfaces as "database is locked".
+  template <class F>
+  auto transaction(const char* begin, F&& f) -> std::invoke_result_t<F&> {
+    std::lock_guard lock(mutex_);
+    for (int attempt = 0;; ++attempt) {
+      try {
+        exec(begin);
+        if constexpr (std::is_void_v<std::invoke_result_t<F&>>) {
+          f();
+          exec("COMMIT");
+          return;
+        } else {
+          auto result = f();
+          exec("COMMIT");
+          return result;
+        }
+      } catch (const detail::SqliteBusy& busy) {
+        rollback_quietly();
+        if (attempt + 1 >= kBusyRetries)
+          throw StorageError("normlab: the study database '" + path_ + "' stayed locked for " +
+                             std::to_string(kBusyRetries * kBusyTimeoutMs / 1000) + " s: " + busy.message);
+        std::this_thread::sleep_for(std::chrono::milliseconds(5 * (attempt + 1)));
+      } catch (...) {
+        rollback_quietly();
+        throw;
+      }
+    }
+  }
+  template <class F>
+  std::invoke_result_t<F&> write(F&& f) {
+    return transaction("BEGIN IMMEDIATE", std::forward<F>(f));
+  }
+  template <class F>
+  std::invoke_result_t<F&> read(F&& f) {
+    return transaction("BEGIN", std::forward<F>(f));
+  }
+
+  // ---- opening ---------------------------------------------------------------------------------
+  std::set<std::string> schema_objects() {
+    std::set<std::string> names;
+    detail::SqliteStatement s(db_, "SELECT name FROM sqlite_master");
+    while (s.step()) names.insert(s.text(0));
+    return names;
+  }
+
+  /// Checks the file; creates what is missing (in one write transaction) only when needed, so a
+  /// complete file is never written to by opening it.
+  void initialize() {
+    bool needs_write = false;
+    try {
+      needs_write = read([&] { return inspect(false); });
+      if (needs_write) write([&] { return inspect(true); });
+    } catch (const StorageError& e) {
+      const std::string what = e.what();
+      if (what.rfind("not an SQLite database", 0) == 0)
+        throw StorageError("normlab: '" + path_ + "' is not an Optuna study database (" + what + ")");
+      throw;
+    }
+  }
+
+  /// Validates the schema. With `apply` false, returns whether anything must be created; with it
+  /// true, creates it (Optuna's `create_all` plus its alembic stamping).
+  bool inspect(bool apply) {
+    const std::set<std::string> objects = schema_objects();
+    const bool empty = objects.empty();
+    if (!empty && (!objects.count("studies") || !objects.count("trials")))
+      throw StorageError("normlab: '" + path_ + "' is not an Optuna study database (an SQLite file without "
+                         "Optuna's tables 'studies' and 'trials')");
+
+    // Which revision the file has, or will have.
+    std::optional<std::string> revision;
+    if (objects.count("alembic_version")) {
+      detail::SqliteStatement s(db_, "SELECT version_num FROM alembic_version");
+      if (s.step()) revision = s.text(0);
+    }
+    std::optional<int64_t> schema_number;
+    if (objects.count("version_info")) {
+      detail::SqliteStatement s(db_, "SELECT schema_version FROM version_info WHERE version_info_id = 1");
+      if (s.step() && !s.is_null(0)) schema_number = s.int64(0);
+    }
+    if (revision) {
+      if (*revision == "v3.0.0.d") schema_ = SchemaVersion::v3_0_0_d;
+      else if (*revision == "v3.2.0.a") schema_ = SchemaVersion::v3_2_0_a;
+      else refuse_revision(*revision);
+    } else if (schema_number && *schema_number != 12) {
+      // Optuna stamps such a file with its base revision and then asks for an upgrade.
+      throw StorageError("normlab: '" + path_ + "' holds an Optuna study database from before Optuna 1.x "
+                         "(schema_version " + std::to_string(*schema_number) +
+                         "); upgrade it with `optuna storage upgrade --storage sqlite:///" + path_ + "` first");
+    }
+
+    bool missing = !revision || !schema_number;
+    for (const auto& ddl : detail::kOptunaDdl) missing = missing || !objects.count(ddl.name);
+    if (schema_ == SchemaVersion::v3_2_0_a && !revision && !objects.count(detail::kOptunaV320Index.name)) missing = true;
+    if (!apply || !missing) return missing;
+
+    for (const auto& ddl : detail::kOptunaDdl)
+      if (!objects.count(ddl.name)) exec(ddl.sql);
+    if (schema_ == SchemaVersion::v3_2_0_a && !revision && !objects.count(detail::kOptunaV320Index.name))
+      exec(detail::kOptunaV320Index.sql);
+    if (!objects.count("version_info") || !schema_number) {
+      detail::SqliteStatement(db_,
+                              "INSERT OR IGNORE INTO version_info (version_info_id, schema_version, library_version) "
+                              "VALUES (1, 12, ?)")
+          .bind(1, schema_ == SchemaVersion::v3_0_0_d ? "3.1.0" : "3.2.0")
+          .run();
+    }
+    if (!revision)
+      detail::SqliteStatement(db_, "INSERT INTO alembic_version (version_num) VALUES (?)")
+          .bind(1, alembic_revision(schema_))
+          .run();
+    return missing;
+  }
+
+  [[noreturn]] void refuse_revision(const std::string& revision) const {
+    for (const char* older : detail::kOlderOptunaRevisions)
+      if (revision == older)
+        throw StorageError("normlab: '" + path_ + "' holds an Optuna study database of schema revision '" + revision +
+                           "', older than the ones normlab reads (v3.0.0.d: Optuna 3.0/3.1; v3.2.0.a: Optuna >= 3.2); "
+                           "upgrade it with `optuna storage upgrade --storage sqlite:///" + path_ + "` first");
+    throw StorageError("normlab: '" + path_ + "' holds an Optuna study database of schema revision '" + revision +
+                       "', which normlab does not know (it reads v3.0.0.d: Optuna 3.0/3.1, and v3.2.0.a: "
+                       "Optuna >= 3.2); it was probably written by a newer Optuna");
+  }
+
+  // ---- rows ------------------------------------------------------------------------------------
+  std::string require_study(int64_t study_id) {
+    detail::SqliteStatement s(db_, "SELECT study_name FROM studies WHERE study_id = ?");
+    if (!s.bind(1, study_id).step())
+      throw NotFoundError("normlab: no study with id " + std::to_string(study_id) + " in '" + path_ + "'");
+    return s.text(0);
+  }
+  TrialRow trial_row(int64_t trial_id) {
+    detail::SqliteStatement s(db_, "SELECT study_id, number, state FROM trials WHERE trial_id = ?");
+    if (!s.bind(1, trial_id).step())
+      throw NotFoundError("normlab: no trial with id " + std::to_string(trial_id) + " in '" + path_ + "'");
+    return TrialRow{s.int64(0), s.int64(1), trial_state_from_string(s.text(2))};
+  }
+  TrialRow updatable(int64_t trial_id) {
+    TrialRow row = trial_row(trial_id);
+    if (is_finished(row.state)) throw detail::trial_finished_error(row.number, row.state);
+    return row;
+  }
+
+  const search::Distribution& parse_distribution(const std::string& json) {
+    auto it = distribution_cache_.find(json);
+    if (it == distribution_cache_.end()) it = distribution_cache_.emplace(json, distribution_from_json(json)).first;
+    return it->second;
+  }
+
+  void put_param(int64_t study_id, const std::string& study_name, int64_t trial_id, const std::string& name,
+                 double internal_value, const search::Distribution& distribution, SpaceCheck check) {
+    // The distribution the study stores for this name: the first row, as Optuna's check_and_add.
+    detail::SqliteStatement first(db_,
+                                  "SELECT p.distribution_json FROM trial_params p JOIN trials t ON t.trial_id = p.trial_id "
+                                  "WHERE t.study_id = ? AND p.param_name = ? ORDER BY p.param_id LIMIT 1");
+    if (first.bind(1, study_id).bind(2, name).step())
+      check_distribution_compatibility(parse_distribution(first.text(0)), distribution, name, study_name, check);
+    detail::SqliteStatement(db_,
+                            "INSERT INTO trial_params (trial_id, param_name, param_value, distribution_json) "
+                            "VALUES (?, ?, ?, ?) ON CONFLICT (trial_id, param_name) DO UPDATE SET "
+                            "param_value = excluded.param_value, distribution_json = excluded.distribution_json")
+        .bind(1, trial_id)
+        .bind(2, name)
+        .bind(3, internal_value)
+        .bind(4, search::to_json(distribution))
+        .run();
+  }
+  void put_value(int64_t trial_id, double value) {
+    detail::SqliteStatement s(db_,
+                              "INSERT INTO trial_values (trial_id, objective, value, value_type) VALUES (?, 0, ?, ?) "
+                              "ON CONFLICT (trial_id, objective) DO UPDATE SET value = excluded.value, "
+                              "value_type = excluded.value_type");
+    s.bind(1, trial_id);
+    if (std::isinf(value)) s.bind_null(2).bind(3, value > 0 ? "INF_POS" : "INF_NEG");
+    else s.bind(2, value).bind(3, "FINITE");
+    s.run();
+  }
+  void put_intermediate(int64_t trial_id, int64_t step, double value) {
+    detail::SqliteStatement s(db_,
+                              "INSERT INTO trial_intermediate_values (trial_id, step, intermediate_value, "
+                              "intermediate_value_type) VALUES (?, ?, ?, ?) ON CONFLICT (trial_id, step) DO UPDATE SET "
+                              "intermediate_value = excluded.intermediate_value, "
+                              "intermediate_value_type = excluded.intermediate_value_type");
+    s.bind(1, trial_id).bind(2, step);
+    if (std::isnan(value)) s.bind_null(3).bind(4, "NAN");
+    else if (std::isinf(value)) s.bind_null(3).bind(4, value > 0 ? "INF_POS" : "INF_NEG");
+    else s.bind(3, value).bind(4, "FINITE");
+    s.run();
+  }
+  void put_attr(const std::string& table, int64_t trial_id, const std::string& key, const std::string& json) {
+    const std::string sql = "INSERT INTO " + table + " (trial_id, \"key\", value_json) VALUES (?, ?, ?) "
+                            "ON CONFLICT (trial_id, \"key\") DO UPDATE SET value_json = excluded.value_json";
+    detail::SqliteStatement(db_, sql.c_str()).bind(1, trial_id).bind(2, key).bind(3, json).run();
+  }
+  void set_attr(const std::string& table, int64_t trial_id, const std::string& key, const std::string& json) {
+    Json::parse(json);  // only valid JSON text goes in: Optuna json.loads every value_json
+    write([&] {
+      updatable(trial_id);
+      put_attr(table, trial_id, key, json);
+      return 0;
+    });
+  }
+
+  static double stored_value(const detail::SqliteStatement& s, int value_col, int type_col) {
+    const std::string type = s.text(type_col);
+    if (type == "INF_POS") return HUGE_VAL;
+    if (type == "INF_NEG") return -HUGE_VAL;
+    if (type == "NAN" || s.is_null(value_col)) return std::nan("");
+    return s.real(value_col);
+  }
+
+  /// The study's trials (or only `only_trial`), ordered by trial_id (= by number).
+  std::vector<FrozenTrial> load_trials(int64_t study_id, const std::vector<TrialState>& states,
+                                       std::optional<int64_t> only_trial) {
+    std::vector<FrozenTrial> trials;
+    std::map<int64_t, size_t> index;
+    const std::string where = only_trial ? "t.trial_id = ?" : "t.study_id = ?";
+    const int64_t key = only_trial ? *only_trial : study_id;
+    {
+      const std::string sql = "SELECT t.trial_id, t.number, t.state, t.datetime_start, t.datetime_complete "
+                              "FROM trials t WHERE " + where + " ORDER BY t.trial_id";
+      detail::SqliteStatement s(db_, sql.c_str());
+      s.bind(1, key);
+      while (s.step()) {
+        FrozenTrial t;
+        t.trial_id = s.int64(0);
+        t.number = s.is_null(1) ? -1 : s.int64(1);
+        t.state = trial_state_from_string(s.text(2));
+        if (!detail::state_selected(t.state, states)) continue;
+        t.datetime_start = s.text(3);
+        t.datetime_complete = s.text(4);
+        index[t.trial_id] = trials.size();
+        trials.push_back(std::move(t));
+      }
+    }
+    if (trials.empty()) return trials;
+    auto each = [&](const char* from_where_order, auto&& fn) {
+      const std::string sql = std::string(from_where_order);
+      detail::SqliteStatement s(db_, (sql + " WHERE " + where).c_str());
+      s.bind(1, key);
+      while (s.step()) {
+        auto it = index.find(s.int64(0));
+        if (it != index.end()) fn(trials[it->second], s);
+      }
+    };
+    each("SELECT p.trial_id, p.param_name, p.param_value, p.distribution_json FROM trial_params p "
+         "JOIN trials t ON t.trial_id = p.trial_id",
+         [&](FrozenTrial& t, const detail::SqliteStatement& s) {
+           const std::string name = s.text(1);
+           t.params[name] = s.real(2);
+           t.distributions.insert_or_assign(name, parse_distribution(s.text(3)));
+         });
+    each("SELECT v.trial_id, v.value, v.value_type FROM trial_values v JOIN trials t ON t.trial_id = v.trial_id "
+         "AND v.objective = 0",
+         [&](FrozenTrial& t, const detail::SqliteStatement& s) { t.value = stored_value(s, 1, 2); });
+    each("SELECT v.trial_id, v.step, v.intermediate_value, v.intermediate_value_type FROM trial_intermediate_values v "
+         "JOIN trials t ON t.trial_id = v.trial_id",
+         [&](FrozenTrial& t, const detail::SqliteStatement& s) { t.intermediate_values[s.int64(1)] = stored_value(s, 2, 3); });
+    each("SELECT a.trial_id, a.\"key\", a.value_json FROM trial_user_attributes a JOIN trials t ON t.trial_id = a.trial_id",
+         [&](FrozenTrial& t, const detail::SqliteStatement& s) { t.user_attrs[s.text(1)] = s.text(2); });
+    each("SELECT a.trial_id, a.\"key\", a.value_json FROM trial_system_attributes a "
+         "JOIN trials t ON t.trial_id = a.trial_id",
+         [&](FrozenTrial& t, const detail::SqliteStatement& s) { t.system_attrs[s.text(1)] = s.text(2); });
+    return trials;
+  }
+
+  std::string path_;
+  SchemaVersion schema_;
+  sqlite3* db_ = nullptr;
+  std::mutex mutex_;
+  std::map<std::string, search::Distribution> distribution_cache_;
+};
+
+}  // namespace normlab::study

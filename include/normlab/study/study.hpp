@@ -1,0 +1,789 @@
+#pragma once
+// Study and Trial: Optuna 3.1's single-objective optimisation loop in C++ (create_study with
+// load_if_exists, ask / tell, optimize with n_jobs threads, enqueue_trial, pruning, heartbeats),
+// on any Storage. A study in an SQLite file is shared with Python's Optuna in both directions:
+// the notebook's
+//     study = optuna.create_study(direction='maximize', load_if_exists=True,
+//                                 storage="sqlite:///optuna-MNIST.sqlite3", study_name='MNIST')
+//     study.optimize(objective, n_trials=200)
+// is Study::create({"MNIST", StudyDirection::Maximize, "sqlite:///optuna-MNIST.sqlite3"}, sampler)
+// followed by study.optimize(objective, 200). No LibTorch. See docs/study.md.
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstdlib>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <exception>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <ostream>
+#include <random>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "normlab/detail/format.hpp"
+#include "normlab/search/distribution.hpp"
+#include "normlab/search/sampler.hpp"
+#include "normlab/study/json.hpp"
+#include "normlab/study/open_storage.hpp"
+#include "normlab/study/pruner.hpp"
+#include "normlab/study/storage.hpp"
+#include "normlab/study/trial.hpp"
+
+namespace normlab::study {
+
+/// Thrown by an objective to stop its trial early (optuna.TrialPruned): the trial becomes PRUNED,
+/// with its last intermediate value as its value.
+class TrialPruned : public std::runtime_error {
+ public:
+  explicit TrialPruned(const std::string& why = "trial pruned") : std::runtime_error(why) {}
+};
+
+/// The system attribute in which normlab stores why a trial FAILED (a JSON string). Optuna 3.1
+/// only logs the reason; Optuna ignores unknown system attributes, so files stay compatible.
+inline constexpr const char* kFailReasonKey = "fail_reason";
+
+/// How to open (or create) a study: optuna.create_study's arguments.
+struct StudyOptions {
+  /// Study name; empty: a fresh "no-name-<uuid4>", as Optuna.
+  std::string name;
+  /// Stored with a new study; an existing study must have the same one (or NOT_SET).
+  StudyDirection direction = StudyDirection::Maximize;
+  /// "" (memory), "sqlite:///relative.db", "sqlite:////absolute.db" (see open_storage()).
+  std::string storage_url;
+  /// Continue an existing study of this name (true, the notebook's choice) or refuse it.
+  bool load_if_exists = true;
+  /// Refuse to create the study: it must exist (optuna.load_study).
+  bool require_existing = false;
+  /// Optuna schema revision of a new SQLite file: v3_0_0_d for Optuna 3.0/3.1, v3_2_0_a for >= 3.2.
+  SchemaVersion schema = SchemaVersion::v3_0_0_d;
+  /// Strict: a parameter keeps its bounds, step and log flag for the whole study (normlab);
+  /// KindAndLog: the bounds may change between trials (Optuna).
+  SpaceCheck space_check = SpaceCheck::Strict;
+  /// An objective value of +-inf FAILs the trial (true, normlab) or COMPLETEs it with the infinite
+  /// value, stored as INF_POS / INF_NEG (false, Optuna 3.1). NaN always FAILs, as in Optuna.
+  bool infinite_values_fail = true;
+  /// Seconds between heartbeats of a running trial in optimize(); unset: no heartbeats (Optuna's
+  /// RDBStorage(heartbeat_interval=...)). With it, ask() first FAILs the study's RUNNING trials
+  /// whose last heartbeat is older than the grace period: workers that died.
+  std::optional<double> heartbeat_interval;
+  /// Grace period in seconds; unset: 2 * heartbeat_interval, as Optuna.
+  std::optional<double> grace_period;
+};
+
+namespace detail {
+
+/// A random UUID version 4 ("no-name-<uuid>" study names, as Optuna).
+inline std::string uuid4() {
+  std::random_device rd;
+  std::mt19937_64 gen((static_cast<uint64_t>(rd()) << 32) ^ rd() ^
+                      static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()));
+  uint64_t hi = gen(), lo = gen();
+  hi = (hi & 0xFFFFFFFFFFFF0FFFULL) | 0x0000000000004000ULL;
+  lo = (lo & 0x3FFFFFFFFFFFFFFFULL) | 0x8000000000000000ULL;
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(hi >> 32),
+                static_cast<unsigned>((hi >> 16) & 0xFFFF), static_cast<unsigned>(hi & 0xFFFF),
+                static_cast<unsigned>(lo >> 48), static_cast<unsigned long long>(lo & 0xFFFFFFFFFFFFULL));
+  return buf;
+}
+
+__extension__ using int128 = __int128;  // GCC and Clang
+
+/// A double's shortest decimal text as an exact decimal m * 10^e (Python's Decimal(str(x))).
+struct ExactDecimal {
+  int128 mantissa = 0;
+  int exponent = 0;
+};
+inline std::optional<ExactDecimal> exact_decimal(double x) {
+  if (!std::isfinite(x)) return std::nullopt;
+  const std::string text = normlab::detail::shortest_double(x);
+  ExactDecimal d;
+  bool negative = false, dot = false;
+  int digits = 0;
+  size_t i = 0;
+  if (text[i] == '-') negative = true, ++i;
+  for (; i < text.size() && text[i] != 'e'; ++i) {
+    if (text[i] == '.') {
+      dot = true;
+      continue;
+    }
+    if (++digits > 30) return std::nullopt;
+    d.mantissa = d.mantissa * 10 + (text[i] - '0');
+    if (dot) --d.exponent;
+  }
+  if (i < text.size()) d.exponent += std::atoi(text.c_str() + i + 1);
+  if (negative) d.mantissa = -d.mantissa;
+  return d;
+}
+inline bool scale_to(ExactDecimal& d, int exponent) {
+  for (; d.exponent > exponent; --d.exponent) {
+    if (d.mantissa > (int128(1) << 120) / 10 || d.mantissa < -((int128(1) << 120) / 10)) return false;
+    d.mantissa *= 10;
+  }
+  return true;
+}
+
+/// Optuna's _adjust_discrete_uniform_high: with Decimal(str(.)) arithmetic, `high` becomes
+/// low + floor((high - low) / step) * step when the range is not a multiple of the step.
+inline double adjust_discrete_high(double low, double high, double step) {
+  auto l = exact_decimal(low), h = exact_decimal(high), s = exact_decimal(step);
+  if (!l || !h || !s) return high;
+  const int e = std::min({l->exponent, h->exponent, s->exponent});
+  if (!scale_to(*l, e) || !scale_to(*h, e) || !scale_to(*s, e) || s->mantissa <= 0) {
+    const double k = std::floor((high - low) / step);  // out of exact range: plain doubles
+    return std::fmod(high - low, step) == 0 ? high : k * step + low;
+  }
+  const int128 r = h->mantissa - l->mantissa;
+  if (r % s->mantissa == 0) return high;
+  const int128 adjusted = (r / s->mantissa) * s->mantissa + l->mantissa;
+  // float(Decimal): the correctly rounded double of adjusted * 10^e.
+  int128 a = adjusted < 0 ? -adjusted : adjusted;
+  std::string digits;
+  do {
+    digits.insert(digits.begin(), static_cast<char>('0' + static_cast<int>(a % 10)));
+    a /= 10;
+  } while (a > 0);
+  const std::string text = (adjusted < 0 ? "-" : "") + digits + "e" + std::to_string(e);
+  return std::strtod(text.c_str(), nullptr);
+}
+
+/// Optuna's distribution.single(): a range holding one value, returned without sampling.
+inline bool single_value(const search::Distribution& dist) {
+  if (const auto* f = std::get_if<search::FloatDistribution>(&dist)) {
+    if (f->low == f->high) return true;
+    if (!f->step) return false;
+    auto l = exact_decimal(f->low), h = exact_decimal(f->high), s = exact_decimal(*f->step);
+    if (!l || !h || !s) return f->high - f->low < *f->step;
+    const int e = std::min({l->exponent, h->exponent, s->exponent});
+    if (!scale_to(*l, e) || !scale_to(*h, e) || !scale_to(*s, e)) return f->high - f->low < *f->step;
+    return h->mantissa - l->mantissa < s->mantissa;
+  }
+  const auto& i = std::get<search::IntDistribution>(dist);
+  if (i.low == i.high) return true;
+  return !i.log && i.high - i.low < i.step;
+}
+
+/// Seconds between two "YYYY-MM-DD HH:MM:SS[.ffffff]" datetimes; nullopt when either is absent.
+inline std::optional<double> datetime_seconds(const std::string& text) {
+  int y, mo, d, h, mi;
+  double s;
+  if (std::sscanf(text.c_str(), "%d-%d-%d %d:%d:%lf", &y, &mo, &d, &h, &mi, &s) != 6) return std::nullopt;
+  // days_from_civil (Howard Hinnant): naive times, as pandas subtracts them.
+  y -= mo <= 2;
+  const int era = (y >= 0 ? y : y - 399) / 400;
+  const unsigned yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = static_cast<unsigned>((153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1);
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  const double days = era * 146097.0 + doe - 719468.0;
+  return days * 86400.0 + h * 3600.0 + mi * 60.0 + s;
+}
+
+/// A duration as pandas prints a Timedelta: "0 days 00:00:01.234567".
+inline std::string pandas_timedelta(double seconds) {
+  long long micros = std::llround(seconds * 1e6);
+  const bool negative = micros < 0;
+  if (negative) micros = -micros;
+  const long long days = micros / 86400000000LL;
+  micros %= 86400000000LL;
+  char buf[64];
+  const long long secs = micros / 1000000, frac = micros % 1000000;
+  if (frac)
+    std::snprintf(buf, sizeof buf, "%s%lld days %02lld:%02lld:%02lld.%06lld", negative ? "-" : "", days, secs / 3600,
+                  secs / 60 % 60, secs % 60, frac);
+  else
+    std::snprintf(buf, sizeof buf, "%s%lld days %02lld:%02lld:%02lld", negative ? "-" : "", days, secs / 3600,
+                  secs / 60 % 60, secs % 60);
+  return buf;
+}
+
+inline std::string csv_field(const std::string& s) {
+  if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
+  std::string out = "\"";
+  for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return out + "\"";
+}
+
+}  // namespace detail
+
+class Study;
+
+/// What a progress callback sees after each finished trial of optimize().
+struct OptimizeProgress {
+  int64_t finished = 0;            ///< trials this optimize() call has finished
+  int64_t n_trials = 0;            ///< the n_trials it was asked for
+  double elapsed_seconds = 0;
+  const FrozenTrial* last = nullptr;        ///< the trial that just finished
+  std::optional<FrozenTrial> best;          ///< the study's best COMPLETE trial so far
+};
+
+/// optimize()'s settings beyond the objective and the number of trials.
+struct OptimizeOptions {
+  /// Worker threads in this process (-1: one per hardware thread). The sampler and pruner are
+  /// called under the study's lock; objectives run in parallel.
+  int n_jobs = 1;
+  /// Stop when the study (every process sharing it) holds this many trials in
+  /// `max_trials_states`, checked before each new trial: optuna.study.MaxTrialsCallback.
+  std::optional<int64_t> max_trials;
+  /// MaxTrialsCallback's default: COMPLETE only.
+  std::vector<TrialState> max_trials_states = {TrialState::Complete};
+  /// Start no new trial after this many seconds (Optuna's timeout).
+  std::optional<double> timeout_seconds;
+  /// Called after each trial, one at a time (Optuna's callbacks); may call Study::stop().
+  std::vector<std::function<void(Study&, const FrozenTrial&)>> callbacks;
+  /// Called after each trial, one at a time.
+  std::function<void(const OptimizeProgress&)> progress;
+  /// A one-line bar on stderr (Optuna's show_progress_bar).
+  bool show_progress_bar = false;
+  /// false (normlab): an exception from the objective FAILs the trial, its what() is stored in the
+  /// system attribute "fail_reason", and the study goes on. true (Optuna without `catch`): the
+  /// trial is FAILed the same way and the exception is rethrown once every worker has stopped.
+  bool rethrow_exceptions = false;
+};
+
+/// A running trial, handed to the objective (optuna.trial.Trial). Use it from one thread.
+class Trial {
+ public:
+  /// A float in [low, high] (log-uniform with `log`, on the grid low + k*step with `step`):
+  /// Optuna's suggest_float. A value fixed by enqueue() is returned as is. A second call with the
+  /// same name returns the first value. @throws SearchSpaceError when the study already stores a
+  /// different distribution for `name` (see StudyOptions::space_check); nothing is stored then.
+  double suggest_float(const std::string& name, double low, double high, bool log = false,
+                       std::optional<double> step = std::nullopt) {
+    search::FloatDistribution d{low, high, log, step};
+    d.validate(name);
+    if (step) d.high = detail::adjust_discrete_high(low, high, *step);
+    return suggest(name, d);
+  }
+
+  /// An integer in [low, high] on the grid low + k*step (Optuna's suggest_int).
+  long long suggest_int(const std::string& name, long long low, long long high, long long step = 1,
+                        bool log = false) {
+    search::IntDistribution d{low, high, log, step};
+    d.validate(name);
+    if (step > 0 && (high - low) % step != 0) d.high = (high - low) / step * step + low;
+    return static_cast<long long>(std::llround(suggest(name, d)));
+  }
+
+  /// Reports an intermediate objective value at `step` (>= 0), e.g. the accuracy after an epoch.
+  /// As in Optuna, a second report for the same step is ignored.
+  void report(double value, int64_t step);
+
+  /// Whether the study's pruner wants this trial stopped (false without a pruner). Throw
+  /// TrialPruned from the objective to act on it.
+  bool should_prune();
+
+  /// Stores a user attribute (any JSON value: `trial.set_user_attr("epochs", 14)`).
+  void set_user_attr(const std::string& key, const Json& value);
+
+  int64_t number() const { return frozen_.number; }
+  int64_t id() const { return frozen_.trial_id; }
+  /// The parameters suggested so far (ints as whole doubles).
+  const std::map<std::string, double>& params() const { return frozen_.params; }
+  const std::map<std::string, search::Distribution>& distributions() const { return frozen_.distributions; }
+  /// The intermediate values reported so far.
+  const std::map<int64_t, double>& intermediate_values() const { return frozen_.intermediate_values; }
+  Study& study() const { return *study_; }
+
+ private:
+  friend class Study;
+  Trial(Study& study, FrozenTrial frozen);
+  double suggest(const std::string& name, const search::Distribution& d);
+
+  Study* study_;
+  FrozenTrial frozen_;                  // this process's view of the trial
+  std::map<std::string, Json> fixed_;   // the fixed_params system attribute (enqueue)
+};
+
+/// A study: a named set of trials in a Storage, a direction, a sampler and an optional pruner.
+/// Thread-safe: ask/tell/optimize may run from several threads at once.
+class Study {
+ public:
+  /// optuna.create_study / optuna.load_study.
+  /// @throws NotFoundError          the study does not exist and `require_existing` is set
+  /// @throws DuplicatedStudyError   it exists and `load_if_exists` is false
+  /// @throws std::invalid_argument  its stored direction differs from `options.direction`, no
+  ///                                sampler, or a malformed storage URL
+  /// @throws StorageError           the storage cannot be opened (see SqliteStorage)
+  static Study create(StudyOptions options, std::unique_ptr<search::Sampler> sampler,
+                      std::unique_ptr<Pruner> pruner = nullptr) {
+    return Study(std::move(options), std::move(sampler), std::move(pruner));
+  }
+
+  Study(StudyOptions options, std::unique_ptr<search::Sampler> sampler, std::unique_ptr<Pruner> pruner = nullptr)
+      : Study(std::shared_ptr<Storage>(open_storage(options.storage_url, options.schema)), options, std::move(sampler),
+              std::move(pruner)) {}
+
+  /// The same on a storage object shared with other Study objects (e.g. one InMemoryStorage);
+  /// `options.storage_url` is then only used in messages.
+  Study(std::shared_ptr<Storage> storage, StudyOptions options, std::unique_ptr<search::Sampler> sampler,
+        std::unique_ptr<Pruner> pruner = nullptr)
+      : options_(std::move(options)), storage_(std::move(storage)), sampler_(std::move(sampler)),
+        pruner_(std::move(pruner)) {
+    if (!sampler_) throw std::invalid_argument("normlab: a Study needs a sampler (e.g. search::make_sampler(\"tpe\", seed))");
+    if (!storage_) throw std::invalid_argument("normlab: a Study needs a storage");
+    if (options_.heartbeat_interval && !(*options_.heartbeat_interval > 0))
+      throw std::invalid_argument("normlab: StudyOptions::heartbeat_interval must be > 0");
+    if (options_.grace_period && !(*options_.grace_period > 0))
+      throw std::invalid_argument("normlab: StudyOptions::grace_period must be > 0");
+    if (options_.name.empty()) options_.name = "no-name-" + detail::uuid4();
+    const std::string where = options_.storage_url.empty() ? std::string("memory") : "'" + options_.storage_url + "'";
+    std::optional<int64_t> id = storage_->find_study(options_.name);
+    if (!id) {
+      if (options_.require_existing) {
+        std::string names;
+        for (const auto& n : storage_->study_names()) names += (names.empty() ? "" : ", ") + ("'" + n + "'");
+        throw NotFoundError("normlab: no study named '" + options_.name + "' in " + where +
+                            " (StudyOptions::require_existing is set); it holds " +
+                            (names.empty() ? std::string("no study") : "the studies " + names));
+      }
+      try {
+        id = storage_->create_new_study(options_.name, options_.direction);
+        created_ = true;
+      } catch (const DuplicatedStudyError&) {  // another process created it just now
+        if (!options_.load_if_exists) throw;
+        id = storage_->find_study(options_.name);
+        if (!id) throw;
+      }
+    } else if (!options_.load_if_exists && !options_.require_existing) {
+      throw DuplicatedStudyError("normlab: a study named '" + options_.name + "' already exists in " + where +
+                                 "; set StudyOptions::load_if_exists to continue it, or choose another name");
+    }
+    study_id_ = *id;
+    const StudyDirection stored = storage_->study_direction(study_id_);
+    if (!created_ && stored != StudyDirection::NotSet && stored != options_.direction)
+      throw std::invalid_argument("normlab: study '" + options_.name + "' in " + where + " is stored with direction " +
+                                  to_string(stored) + ", but StudyOptions::direction is " +
+                                  to_string(options_.direction));
+    if (stored != StudyDirection::NotSet) options_.direction = stored;
+  }
+
+  Study(const Study&) = delete;
+  Study& operator=(const Study&) = delete;
+
+  const std::string& name() const { return options_.name; }
+  StudyDirection direction() const { return options_.direction; }
+  int64_t id() const { return study_id_; }
+  const StudyOptions& options() const { return options_; }
+  Storage& storage() { return *storage_; }
+  search::Sampler& sampler() { return *sampler_; }
+  /// Whether this object created the study (false: it existed).
+  bool created() const { return created_; }
+
+  /// A new trial (Study.ask): the oldest WAITING (enqueued) trial if any, else a new RUNNING one.
+  /// With a heartbeat interval, first FAILs the study's stale RUNNING trials.
+  Trial ask() {
+    if (options_.heartbeat_interval) storage_->fail_stale_trials(study_id_, grace_period());
+    std::optional<int64_t> popped = storage_->pop_waiting_trial(study_id_);
+    FrozenTrial frozen = popped ? storage_->get_trial(*popped) : storage_->create_new_trial(study_id_);
+    Trial trial(*this, std::move(frozen));
+    {
+      std::lock_guard lock(mutex_);
+      const std::vector<FrozenTrial> all = storage_->get_all_trials(study_id_);
+      sampler_->before_trial(search::StudyView{all, options_.direction}, trial.frozen_);
+    }
+    return trial;
+  }
+
+  /// Finishes `trial` with its objective value (Study.tell): COMPLETE, or FAIL when the value is
+  /// NaN (or infinite, see StudyOptions::infinite_values_fail), with the reason in the system
+  /// attribute "fail_reason". @throws std::logic_error when the trial has already finished.
+  FrozenTrial tell(Trial& trial, double value) { return tell_value(trial.id(), value, false); }
+
+  /// Finishes `trial` as PRUNED (its last feasible intermediate value becomes its value, as in
+  /// Optuna 3.1) or FAIL (with `reason` stored when given). @throws std::invalid_argument for
+  /// other states, std::logic_error when the trial has already finished.
+  FrozenTrial tell(Trial& trial, TrialState state, const std::string& reason = "") {
+    return tell_state(trial.id(), state, reason, false);
+  }
+
+  /// Runs `objective` on `n_trials` new trials (Study.optimize), `options.n_jobs` at a time.
+  /// An exception from the objective FAILs its trial (see OptimizeOptions::rethrow_exceptions),
+  /// TrialPruned PRUNEs it, a NaN value FAILs it. Errors of the storage, sampler or callbacks stop
+  /// every worker and are rethrown.
+  void optimize(const std::function<double(Trial&)>& objective, int n_trials, OptimizeOptions options = {});
+
+  /// Stops optimize() after the running trials (Study.stop; for callbacks).
+  void stop() { stop_ = true; }
+
+  /// Adds a WAITING trial whose parameters are fixed to `params` (Study.enqueue_trial): the next
+  /// ask() here, or in Optuna, pops it and its suggest_* calls return these values. Stored as
+  /// Optuna does: the system attribute fixed_params = {"name": value, ...}.
+  /// @param skip_if_exists do nothing when a trial with these fixed (or suggested) params exists
+  void enqueue(const std::map<std::string, double>& params, bool skip_if_exists = false) {
+    if (skip_if_exists) {
+      for (const FrozenTrial& t : trials()) {
+        std::map<std::string, double> existing = t.params;
+        if (auto it = t.system_attrs.find("fixed_params"); it != t.system_attrs.end()) {
+          existing.clear();
+          const Json fixed = Json::parse(it->second);
+          if (fixed.is_object())
+            for (const auto& [k, v] : fixed.as_object())
+              if (v.is_number()) existing[k] = v.as_double();
+        }
+        if (existing == params) return;
+      }
+    }
+    Json fixed = Json(Json::Object{});
+    for (const auto& [name, value] : params) fixed.set(name, Json(value));
+    FrozenTrial tmpl;
+    tmpl.state = TrialState::Waiting;
+    tmpl.system_attrs["fixed_params"] = fixed.dump();
+    storage_->create_new_trial(study_id_, tmpl);
+  }
+
+  /// The study's trials (in the given states; all when empty), ordered by number.
+  std::vector<FrozenTrial> trials(const std::vector<TrialState>& states = {}) const {
+    return storage_->get_all_trials(study_id_, states);
+  }
+
+  /// The COMPLETE trial with the best value (the smallest number among ties).
+  /// @throws NotFoundError when no trial is COMPLETE.
+  FrozenTrial best_trial() const {
+    std::optional<FrozenTrial> best = best_of(trials({TrialState::Complete}));
+    if (!best)
+      throw NotFoundError("normlab: study '" + options_.name + "' has no COMPLETE trial yet, so no best trial");
+    return *best;
+  }
+  double best_value() const { return *best_trial().value; }
+  std::map<std::string, double> best_params() const { return best_trial().params; }
+
+  /// Writes the trials as CSV, with the columns of Optuna's trials_dataframe(): number, value,
+  /// datetime_start, datetime_complete, duration, params_<name> (sorted by name), state.
+  void write_csv(std::ostream& out) const;
+  /// write_csv() into the file `path`. @throws std::runtime_error when it cannot be written.
+  void export_csv(const std::string& path) const {
+    std::ofstream out(path);
+    if (!out) throw std::runtime_error("normlab: cannot write the CSV file '" + path + "'");
+    write_csv(out);
+    if (!out.flush()) throw std::runtime_error("normlab: cannot write the CSV file '" + path + "'");
+  }
+
+ private:
+  friend class Trial;
+
+  double grace_period() const {
+    return options_.grace_period ? *options_.grace_period : 2 * options_.heartbeat_interval.value_or(0);
+  }
+
+  std::optional<FrozenTrial> best_of(const std::vector<FrozenTrial>& complete) const {
+    std::optional<FrozenTrial> best;
+    for (const FrozenTrial& t : complete) {
+      if (!t.value || std::isnan(*t.value)) continue;
+      const bool better = !best || (options_.direction == StudyDirection::Minimize ? *t.value < *best->value
+                                                                                   : *t.value > *best->value);
+      if (better) best = t;
+    }
+    return best;
+  }
+
+  /// Fails the trial with `reason`; false when it had already finished.
+  bool fail(int64_t trial_id, const std::string& reason) {
+    if (!reason.empty()) {
+      try {
+        storage_->set_trial_system_attr(trial_id, kFailReasonKey, json_quote(reason));
+      } catch (const TrialFinishedError&) {
+        return false;
+      }
+    }
+    return storage_->set_trial_state_values(trial_id, TrialState::Fail);
+  }
+
+  FrozenTrial running_trial(int64_t trial_id, bool skip_if_finished, bool& skipped) {
+    FrozenTrial t = storage_->get_trial(trial_id);
+    skipped = false;
+    if (t.state != TrialState::Running) {
+      if (skip_if_finished && is_finished(t.state)) {
+        skipped = true;
+        return t;
+      }
+      throw std::logic_error("normlab: cannot tell trial #" + std::to_string(t.number) + " of study '" +
+                             options_.name + "': it is " + to_string(t.state) + ", not RUNNING");
+    }
+    return t;
+  }
+
+  FrozenTrial tell_value(int64_t trial_id, double value, bool skip_if_finished) {
+    bool skipped = false;
+    FrozenTrial t = running_trial(trial_id, skip_if_finished, skipped);
+    if (skipped) return t;
+    if (std::isnan(value) || (std::isinf(value) && options_.infinite_values_fail)) {
+      // Optuna 3.1's message for NaN ("The value nan is not acceptable.").
+      std::string reason = "The value " + std::string(std::isnan(value) ? "nan" : value > 0 ? "inf" : "-inf") +
+                           " is not acceptable.";
+      if (!std::isnan(value)) reason += " (normlab: StudyOptions::infinite_values_fail is set)";
+      fail(trial_id, reason);
+    } else {
+      storage_->set_trial_state_values(trial_id, TrialState::Complete, value);
+    }
+    return storage_->get_trial(trial_id);
+  }
+
+  FrozenTrial tell_state(int64_t trial_id, TrialState state, const std::string& reason, bool skip_if_finished) {
+    if (state != TrialState::Pruned && state != TrialState::Fail)
+      throw std::invalid_argument(std::string("normlab: tell() with state ") + to_string(state) +
+                                  ": give a value for COMPLETE, or PRUNED / FAIL");
+    bool skipped = false;
+    FrozenTrial t = running_trial(trial_id, skip_if_finished, skipped);
+    if (skipped) return t;
+    if (state == TrialState::Pruned) {
+      std::optional<double> value;
+      if (auto step = t.last_step()) {
+        const double last = t.intermediate_values.at(*step);
+        if (!std::isnan(last)) value = last;  // Optuna 3.1 _tell.py: a feasible last value is kept
+      }
+      storage_->set_trial_state_values(trial_id, TrialState::Pruned, value);
+    } else {
+      fail(trial_id, reason);
+    }
+    return storage_->get_trial(trial_id);
+  }
+
+  /// Records heartbeats for one trial on a thread of its own until destroyed.
+  class Heartbeat {
+   public:
+    Heartbeat(Storage& storage, int64_t trial_id, std::optional<double> interval) {
+      if (!interval) return;
+      storage.record_heartbeat(trial_id);
+      thread_ = std::thread([this, &storage, trial_id, period = *interval] {
+        std::unique_lock lock(mutex_);
+        while (!cv_.wait_for(lock, std::chrono::duration<double>(period), [this] { return done_; })) {
+          lock.unlock();
+          try {
+            storage.record_heartbeat(trial_id);
+          } catch (...) {  // a missed heartbeat only risks the trial being failed as stale
+          }
+          lock.lock();
+        }
+      });
+    }
+    ~Heartbeat() {
+      if (!thread_.joinable()) return;
+      {
+        std::lock_guard lock(mutex_);
+        done_ = true;
+      }
+      cv_.notify_all();
+      thread_.join();
+    }
+
+   private:
+    std::mutex mutex_;
+    std::condition_variable cv_;
+    bool done_ = false;
+    std::thread thread_;
+  };
+
+  /// One trial of optimize(): ask, run the objective, tell. Returns the finished trial; sets
+  /// `objective_error` when the objective threw (other than TrialPruned).
+  FrozenTrial run_trial(const std::function<double(Trial&)>& objective, std::exception_ptr& objective_error) {
+    Trial trial = ask();
+    std::optional<double> value;
+    std::optional<TrialState> state;
+    std::string reason;
+    {
+      Heartbeat heartbeat(*storage_, trial.id(), options_.heartbeat_interval);
+      try {
+        value = objective(trial);
+      } catch (const TrialPruned&) {
+        state = TrialState::Pruned;
+      } catch (const std::exception& e) {
+        state = TrialState::Fail;
+        reason = e.what();
+        objective_error = std::current_exception();
+      } catch (...) {
+        state = TrialState::Fail;
+        reason = "an exception not derived from std::exception";
+        objective_error = std::current_exception();
+      }
+    }
+    // skip_if_finished: another worker may have failed this trial as stale meanwhile.
+    return value ? tell_value(trial.id(), *value, true) : tell_state(trial.id(), *state, reason, true);
+  }
+
+  StudyOptions options_;
+  std::shared_ptr<Storage> storage_;
+  std::unique_ptr<search::Sampler> sampler_;
+  std::unique_ptr<Pruner> pruner_;
+  int64_t study_id_ = -1;
+  bool created_ = false;
+  std::mutex mutex_;  // sampler and pruner calls
+  std::atomic<bool> stop_{false};
+};
+
+// ---- out-of-class definitions ----------------------------------------------------------------
+
+inline Trial::Trial(Study& study, FrozenTrial frozen) : study_(&study), frozen_(std::move(frozen)) {
+  if (auto it = frozen_.system_attrs.find("fixed_params"); it != frozen_.system_attrs.end()) {
+    const Json fixed = Json::parse(it->second);
+    if (fixed.is_object())
+      for (const auto& [k, v] : fixed.as_object()) fixed_[k] = v;
+  }
+}
+
+inline double Trial::suggest(const std::string& name, const search::Distribution& d) {
+  Study& s = *study_;
+  if (auto it = frozen_.distributions.find(name); it != frozen_.distributions.end()) {
+    check_distribution_compatibility(it->second, d, name, s.name(), s.options_.space_check);
+    return frozen_.params.at(name);
+  }
+  double value;
+  if (auto f = fixed_.find(name); f != fixed_.end()) {
+    if (!f->second.is_number())
+      throw std::invalid_argument("normlab: the enqueued value of parameter '" + name + "' is " + f->second.dump() +
+                                  ", not a number");
+    value = f->second.as_double();
+    if (std::isnan(value) || (search::is_log(d) && value <= 0))
+      throw std::invalid_argument("normlab: the enqueued value of parameter '" + name + "' is invalid for " +
+                                  describe(d));
+  } else if (detail::single_value(d)) {
+    value = std::visit([](const auto& x) { return static_cast<double>(x.low); }, d);
+  } else {
+    std::lock_guard lock(s.mutex_);
+    const std::vector<FrozenTrial> all = s.storage_->get_all_trials(s.study_id_);
+    // Refuse a conflicting space before asking the sampler (the storage checks again, atomically).
+    for (const FrozenTrial& t : all)
+      if (auto it = t.distributions.find(name); it != t.distributions.end()) {
+        check_distribution_compatibility(it->second, d, name, s.name(), s.options_.space_check);
+        break;
+      }
+    value = s.sampler_->sample_independent(search::StudyView{all, s.options_.direction}, frozen_, name, d);
+  }
+  if (std::holds_alternative<search::IntDistribution>(d)) value = static_cast<double>(std::llround(value));
+  s.storage_->set_trial_param(frozen_.trial_id, name, value, d, s.options_.space_check);
+  frozen_.params[name] = value;
+  frozen_.distributions.insert_or_assign(name, d);
+  return value;
+}
+
+inline void Trial::report(double value, int64_t step) {
+  if (step < 0) throw std::invalid_argument("normlab: report() needs a step >= 0 (got " + std::to_string(step) + ")");
+  if (frozen_.intermediate_values.count(step)) return;  // Optuna: the first report of a step wins
+  study_->storage_->set_trial_intermediate_value(frozen_.trial_id, step, value);
+  frozen_.intermediate_values[step] = value;
+}
+
+inline bool Trial::should_prune() {
+  Study& s = *study_;
+  if (!s.pruner_) return false;
+  std::lock_guard lock(s.mutex_);
+  const std::vector<FrozenTrial> all = s.storage_->get_all_trials(s.study_id_);
+  const FrozenTrial latest = s.storage_->get_trial(frozen_.trial_id);
+  return s.pruner_->prune(all, s.options_.direction, latest);
+}
+
+inline void Trial::set_user_attr(const std::string& key, const Json& value) {
+  const std::string text = value.dump();
+  study_->storage_->set_trial_user_attr(frozen_.trial_id, key, text);
+  frozen_.user_attrs[key] = text;
+}
+
+inline void Study::optimize(const std::function<double(Trial&)>& objective, int n_trials, OptimizeOptions options) {
+  if (n_trials < 0) throw std::invalid_argument("normlab: optimize() needs n_trials >= 0");
+  int n_jobs = options.n_jobs == -1 ? static_cast<int>(std::max(1u, std::thread::hardware_concurrency())) : options.n_jobs;
+  if (n_jobs < 1) throw std::invalid_argument("normlab: OptimizeOptions::n_jobs must be >= 1 or -1");
+  n_jobs = std::min(n_jobs, std::max(n_trials, 1));
+  stop_ = false;
+  const auto start = std::chrono::steady_clock::now();
+  auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
+  std::atomic<int> claimed{0};
+  std::mutex report_mutex;  // callbacks, progress, the first error
+  int64_t finished = 0;
+  std::exception_ptr error, objective_error;
+
+  auto worker = [&] {
+    try {
+      while (!stop_) {
+        if (options.timeout_seconds && elapsed() >= *options.timeout_seconds) break;
+        if (claimed.fetch_add(1) >= n_trials) break;
+        if (options.max_trials && storage_->count_trials(study_id_, options.max_trials_states) >= *options.max_trials) {
+          stop_ = true;
+          break;
+        }
+        std::exception_ptr trial_error;
+        const FrozenTrial done = run_trial(objective, trial_error);
+        std::lock_guard lock(report_mutex);
+        ++finished;
+        for (auto& callback : options.callbacks) callback(*this, done);
+        if (options.progress || options.show_progress_bar) {
+          OptimizeProgress p;
+          p.finished = finished;
+          p.n_trials = n_trials;
+          p.elapsed_seconds = elapsed();
+          p.last = &done;
+          p.best = best_of(trials({TrialState::Complete}));
+          if (options.progress) options.progress(p);
+          if (options.show_progress_bar) {
+            const int width = 30;
+            const int filled = n_trials ? static_cast<int>(width * p.finished / n_trials) : width;
+            std::string bar(static_cast<size_t>(std::min(filled, width)), '#');
+            bar.resize(width, ' ');
+            std::cerr << "\r[" << bar << "] " << p.finished << "/" << n_trials << " trials, "
+                      << static_cast<long long>(p.elapsed_seconds) << " s";
+            if (p.best) std::cerr << ", best #" << p.best->number << " " << normlab::detail::shortest_double(*p.best->value);
+            std::cerr << std::flush;
+          }
+        }
+        if (trial_error && options.rethrow_exceptions) {
+          if (!objective_error) objective_error = trial_error;
+          stop_ = true;
+        }
+      }
+    } catch (...) {
+      std::lock_guard lock(report_mutex);
+      if (!error) error = std::current_exception();
+      stop_ = true;
+    }
+  };
+  if (n_jobs == 1) {
+    worker();
+  } else {
+    std::vector<std::thread> threads;
+    for (int j = 0; j < n_jobs; ++j) threads.emplace_back(worker);
+    for (auto& t : threads) t.join();
+  }
+  if (options.show_progress_bar) std::cerr << "\n";
+  if (error) std::rethrow_exception(error);
+  if (objective_error) std::rethrow_exception(objective_error);
+}
+
+inline void Study::write_csv(std::ostream& out) const {
+  const std::vector<FrozenTrial> all = trials();
+  std::map<std::string, bool> param_is_int;
+  for (const FrozenTrial& t : all)
+    for (const auto& [name, d] : t.distributions) param_is_int[name] = std::holds_alternative<search::IntDistribution>(d);
+  out << "number,value,datetime_start,datetime_complete,duration";
+  for (const auto& [name, is_int] : param_is_int) out << ',' << detail::csv_field("params_" + name);
+  out << ",state\n";
+  for (const FrozenTrial& t : all) {
+    out << t.number << ',';
+    if (t.value) out << normlab::detail::python_float_repr(*t.value);
+    out << ',' << t.datetime_start << ',' << t.datetime_complete << ',';
+    const auto a = detail::datetime_seconds(t.datetime_start), b = detail::datetime_seconds(t.datetime_complete);
+    if (a && b) out << detail::pandas_timedelta(*b - *a);
+    for (const auto& [name, is_int] : param_is_int) {
+      out << ',';
+      auto it = t.params.find(name);
+      if (it == t.params.end()) continue;
+      if (is_int) out << static_cast<long long>(std::llround(it->second));
+      else out << normlab::detail::python_float_repr(it->second);
+    }
+    out << ',' << to_string(t.state) << '\n';
+  }
+}
+
+}  // namespace normlab::study
