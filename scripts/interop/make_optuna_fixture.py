@@ -19,15 +19,15 @@ Contents
   the abbreviated {"type": ...} form, which older Optuna wrote and Optuna 3.1 still reads.
 """
 import json
-import math
 import os
 import sqlite3
 import sys
 import warnings
 
 import optuna
-from optuna.distributions import _convert_old_distribution_to_new_distribution, distribution_to_json
-from optuna.trial import TrialState
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from optuna_dump import dump_storage  # noqa: E402
 
 assert optuna.__version__.startswith("3.1"), f"needs Optuna 3.1, got {optuna.__version__}"
 optuna.logging.set_verbosity(optuna.logging.ERROR)
@@ -139,39 +139,8 @@ con.execute("VACUUM")
 con.close()
 
 # --- what Optuna reads back ----------------------------------------------------------------------
-con = sqlite3.connect(db)
-raw = {}
-for trial_id, start, end in con.execute("SELECT trial_id, datetime_start, datetime_complete FROM trials"):
-    raw[trial_id] = (start or "", end or "")
-raw_dist = {(t, n): j for t, n, j in con.execute("SELECT trial_id, param_name, distribution_json FROM trial_params")}
-raw_attrs = {}
-for table, kind in (("trial_user_attributes", "user_attrs"), ("trial_system_attributes", "system_attrs")):
-    for t, k, v in con.execute(f'SELECT trial_id, "key", value_json FROM {table}'):
-        raw_attrs.setdefault((t, kind), {})[k] = v
-con.close()
-
-expected = {"file": os.path.basename(db), "optuna": optuna.__version__, "studies": []}
-storage = optuna.storages.RDBStorage(url)
-for summary in optuna.get_all_study_summaries(storage):
-    study = optuna.load_study(study_name=summary.study_name, storage=storage)
-    trials = []
-    for t in study.get_trials(deepcopy=False):
-        trials.append({
-            "trial_id": t._trial_id,
-            "number": t.number,
-            "state": t.state.name,
-            "value": t.value,
-            "params": {k: float(v) for k, v in t.params.items()},
-            "distributions": {k: distribution_to_json(_convert_old_distribution_to_new_distribution(d, True))
-                              for k, d in t.distributions.items()},
-            "distribution_json": {k: raw_dist[(t._trial_id, k)] for k in t.params},
-            "intermediate_values": [[s, v] for s, v in sorted(t.intermediate_values.items())],
-            "user_attrs": raw_attrs.get((t._trial_id, "user_attrs"), {}),
-            "system_attrs": raw_attrs.get((t._trial_id, "system_attrs"), {}),
-            "datetime_start": raw[t._trial_id][0],
-            "datetime_complete": raw[t._trial_id][1],
-        })
-    expected["studies"].append({"name": study.study_name, "direction": study.direction.name, "trials": trials})
+expected = {"file": os.path.basename(db)}
+expected.update(dump_storage(db))
 with open(os.path.join(out_dir, "optuna31_small.json"), "w") as f:
     json.dump(expected, f, indent=1)
     f.write("\n")

@@ -165,6 +165,17 @@ TEST_CASE("GridSampler: the next point is read from the study (another process, 
   CHECK_THROWS_AS(second.sample_independent(view, trials.back(), "lr", space[0].second), std::invalid_argument);
 }
 
+TEST_CASE("GridSampler: axes discovered from the objective, also on resume", "[search][grid]") {
+  const auto space = NotebookSpace::distributions();
+  search::GridSampler from_space(search::GridSampler::grid_of(space, 3));
+  search::GridSampler lazy(std::size_t{3});
+  std::vector<study::FrozenTrial> a, b;
+  for (int i = 0; i < 5; ++i) CHECK(run_trial(lazy, b, space) == run_trial(from_space, a, space));
+  CHECK(lazy.points() == from_space.points());
+  search::GridSampler resumed(std::size_t{3});  // a new process on the same study
+  CHECK(run_trial(resumed, b, space) == run_trial(from_space, a, space));
+}
+
 TEST_CASE("GridSampler: explicit values and discrete axes", "[search][grid]") {
   search::GridSampler explicit_grid({{"a", {1.0, 2.0}}, {"b", {10.0, 20.0, 30.0}}});
   CHECK(explicit_grid.size() == 6);
@@ -227,7 +238,7 @@ TEST_CASE("make_sampler builds each strategy and names the unknown ones", "[sear
     CHECK(sampler->name() == name);
   }
   CHECK_THROWS_WITH(search::make_sampler("cmaes", 1), Catch::Contains("unknown sampler \"cmaes\""));
-  CHECK_THROWS_AS(search::make_sampler("grid", 1), std::invalid_argument);
+  CHECK(search::make_sampler("grid", 1)->name() == "grid");  // axes discovered from the objective
 
   // make_sampler("tpe", seed) is TPESampler(seed=seed): its first draw is the notebook's.
   const auto tpe = search::make_sampler("tpe", 1998);

@@ -111,7 +111,7 @@ std::string read_file(const std::string& path) {
 
 const std::regex kDatetime(R"(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{6})");
 
-std::string golden_dir() { return std::string(NORMLAB_TEST_DATA_DIR) + "/optuna"; }
+std::string golden_dir() { return NORMLAB_TEST_DATA_DIR "/optuna"; }
 
 }  // namespace
 

@@ -193,6 +193,10 @@ TEST_CASE("study: suggest_float with a step adjusts high with Optuna's decimal a
   CHECK_THROWS_AS(t.suggest_float("bad", 1, 0), std::invalid_argument);
   CHECK_THROWS_AS(t.suggest_float("bad", 0, 1, true), std::invalid_argument);
   CHECK_THROWS_AS(t.suggest_int("bad", 1, 8, 2, true), std::invalid_argument);
+  // The generic entry takes any distribution, and adjusts it the same way.
+  t.suggest("w", search::IntDistribution{0, 10, false, 3});
+  CHECK(std::get<search::IntDistribution>(t.distributions().at("w")).high == 9);
+  CHECK(t.suggest("x", search::FloatDistribution{0, 1, false, 0.3}) == t.params().at("x"));
 }
 
 TEST_CASE("study: create, load and the errors Optuna's create_study / load_study give", "[study]") {
@@ -495,15 +499,15 @@ TEST_CASE("study: stale RUNNING trials are failed by heartbeat when a worker res
     silent_id = Study::create(options("sqlite:///" + path), sampler()).ask().id();  // no heartbeat: left alone
   }
   exec_sql(path, "UPDATE trial_heartbeats SET heartbeat = datetime('now', '-1 hour')");
-  StudyOptions o = options("sqlite:///" + path);
-  o.heartbeat_interval = 1;
-  Study resumed = Study::create(o, sampler());
+  Study resumed = Study::create(options("sqlite:///" + path), sampler());
+  OptimizeOptions beating;
+  beating.heartbeat_interval = 1;  // for this call (or StudyOptions::heartbeat_interval for the study)
   resumed.optimize(
       [](Trial& t) {
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
         return notebook_objective(t);
       },
-      1);
+      1, beating);
   CHECK(resumed.storage().get_trial(dead_id).state == TrialState::Fail);
   CHECK(resumed.storage().get_trial(silent_id).state == TrialState::Running);
   const auto complete = resumed.trials({TrialState::Complete});

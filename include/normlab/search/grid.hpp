@@ -40,6 +40,11 @@ namespace normlab::search {
  * trials, then to the point that finished trials used least often (earliest on ties), so a study
  * with more trials than points visits the grid again in order.
  *
+ * Built with a number of points per parameter instead of a grid, the sampler discovers the axes
+ * from the objective: a parameter becomes an axis when first asked for (so, in a fresh study, in
+ * suggest order); a process that joins or resumes a study also adds, at its first question, the
+ * axes of the parameters other trials hold, in name order.
+ *
  * Optuna's GridSampler instead picks a random unvisited point with its own RandomState and stores
  * "grid_id" in the trial's system attributes; the two do not visit points in the same order.
  */
@@ -58,19 +63,14 @@ class GridSampler final : public Sampler {
         if (grid_[j].first == grid_[i].first)
           throw std::invalid_argument("normlab::GridSampler: parameter '" + grid_[i].first + "' given twice");
     }
-    // The cartesian product, one axis at a time (range-v3's cartesian_product takes a fixed number
-    // of ranges; folding it over the axes allows a grid of any dimension).
-    std::vector<std::vector<double>> points{{}};
-    for (const auto& axis : grid_) {
-      points = ranges::views::cartesian_product(points, axis.second) |
-               ranges::views::transform([](const auto& pair) {
-                 std::vector<double> point = std::get<0>(pair);
-                 point.push_back(std::get<1>(pair));
-                 return point;
-               }) |
-               ranges::to<std::vector>();
-    }
-    points_ = std::move(points);
+    build_points();
+  }
+
+  /// A grid discovered from the objective: each parameter, when first asked for, becomes an axis
+  /// of `points_per_parameter` values (as grid_of builds them), appended after the known ones.
+  explicit GridSampler(std::size_t points_per_parameter) : lazy_points_(points_per_parameter) {
+    if (points_per_parameter == 0)
+      throw std::invalid_argument("normlab::GridSampler: points per parameter must be >= 1");
   }
 
   /**
@@ -86,10 +86,13 @@ class GridSampler final : public Sampler {
   }
 
   /// Assigns the trial its grid point (also done on the first sample_independent if not called).
-  void before_trial(const StudyView& study, const study::FrozenTrial& trial) override { point_of(study, trial); }
+  void before_trial(const StudyView& study, const study::FrozenTrial& trial) override {
+    if (!grid_.empty()) point_of(study, trial);
+  }
 
   double sample_independent(const StudyView& study, const study::FrozenTrial& trial, const std::string& name,
-                            const Distribution&) override {
+                            const Distribution& distribution) override {
+    if (lazy_points_ > 0) discover_axes(study, name, distribution);
     const std::size_t column = column_of(name);
     return points_[point_of(study, trial)][column];
   }
@@ -141,6 +144,47 @@ class GridSampler final : public Sampler {
           return v;
         },
         distribution);
+  }
+
+  /// The cartesian product, one axis at a time (range-v3's cartesian_product takes a fixed number
+  /// of ranges; folding it over the axes allows a grid of any dimension).
+  void build_points() {
+    std::vector<std::vector<double>> points{{}};
+    for (const auto& axis : grid_) {
+      points = ranges::views::cartesian_product(points, axis.second) |
+               ranges::views::transform([](const auto& pair) {
+                 std::vector<double> point = std::get<0>(pair);
+                 point.push_back(std::get<1>(pair));
+                 return point;
+               }) |
+               ranges::to<std::vector>();
+    }
+    points_ = std::move(points);
+  }
+
+  /// Lazy grid: adds `name`'s axis, then the axes of any parameter other trials hold (by name), so
+  /// that a resumed process knows every axis before it chooses a point. Each new axis varies
+  /// fastest, so the points already assigned keep their values.
+  void discover_axes(const StudyView& study, const std::string& name, const Distribution& distribution) {
+    auto known = [&](const std::string& n) {
+      for (const auto& a : grid_)
+        if (a.first == n) return true;
+      return false;
+    };
+    if (known(name)) return;
+    std::size_t factor = 1;
+    auto add = [&](const std::string& n, const Distribution& d) {
+      grid_.emplace_back(n, axis(d, lazy_points_));
+      factor *= grid_.back().second.size();
+    };
+    add(name, distribution);
+    std::map<std::string, Distribution> others;  // by name
+    for (const auto& t : study.trials)
+      for (const auto& [n, d] : t.distributions)
+        if (!known(n)) others.emplace(n, d);
+    for (const auto& [n, d] : others) add(n, d);
+    build_points();
+    for (auto& entry : assigned_) entry.second *= factor;
   }
 
   std::size_t column_of(const std::string& name) const {
@@ -210,6 +254,7 @@ class GridSampler final : public Sampler {
   Grid grid_;
   std::vector<std::vector<double>> points_;
   std::map<int64_t, std::size_t> assigned_;  // trial number -> grid point, for this process
+  std::size_t lazy_points_ = 0;              // > 0: axes are added as parameters are first asked for
 };
 
 }  // namespace normlab::search

@@ -12,6 +12,16 @@
 #include <string>
 #include <vector>
 
+// numpy computes low + range * u with two roundings; keep compilers from fusing them into one
+// multiply-add (GCC and Clang do with -march=native), which would change the last bit.
+#if defined(__clang__)
+#pragma float_control(push)
+#pragma clang fp contract(off)
+#elif defined(__GNUC__)
+#pragma GCC push_options
+#pragma GCC optimize("fp-contract=off")
+#endif
+
 namespace normlab::search {
 
 /**
@@ -194,3 +204,9 @@ class RandomState {
 };
 
 }  // namespace normlab::search
+
+#if defined(__clang__)
+#pragma float_control(pop)
+#elif defined(__GNUC__)
+#pragma GCC pop_options
+#endif

@@ -23,8 +23,9 @@ namespace normlab::search {
 
 /// What make_sampler may need besides a name and a seed.
 struct SamplerSettings {
-  /// The search space in suggest order: required by "grid" (unless `grid` is given), and fixes the
-  /// Sobol dimension of each parameter for "qmc".
+  /// The search space in suggest order: the grid of "grid" (unless `grid` is given; without
+  /// either, the grid's axes are discovered as the objective asks), and the Sobol dimension of
+  /// each parameter for "qmc" (without it: first-asked order).
   std::vector<std::pair<std::string, Distribution>> space;
   /// "grid": explicit values per parameter (takes precedence over `space`).
   GridSampler::Grid grid;
@@ -37,15 +38,14 @@ struct SamplerSettings {
 };
 
 /// The sampler called `name` ("tpe", "random", "grid", "qmc"), seeded with `seed`.
-/// @throws std::invalid_argument for another name, or "grid" without a grid or space.
+/// @throws std::invalid_argument for another name.
 inline std::unique_ptr<Sampler> make_sampler(const std::string& name, uint64_t seed,
                                              const SamplerSettings& settings = {}) {
   if (name == "tpe") return std::make_unique<TpeSampler>(TpeOptions(settings.tpe).seed(seed));
   if (name == "random") return std::make_unique<RandomSampler>(seed);
   if (name == "grid") {
     if (!settings.grid.empty()) return std::make_unique<GridSampler>(settings.grid);
-    if (settings.space.empty())
-      throw std::invalid_argument("normlab::make_sampler: \"grid\" needs SamplerSettings::grid or SamplerSettings::space");
+    if (settings.space.empty()) return std::make_unique<GridSampler>(settings.grid_points);
     return std::make_unique<GridSampler>(GridSampler::grid_of(settings.space, settings.grid_points));
   }
   if (name == "qmc") {

@@ -95,7 +95,9 @@ inline double exp_svml(double x) {
   p = std::fma(r2, p, q);
   p = std::fma(r3, p, s);
   p = std::fma(table, p, table);
-  return std::ldexp(p, static_cast<int>(std::floor(n)));  // vscalefpd
+  // vscalefpd: p * 2^floor(n); |n| <= 1021 here, so the power of two and the product are exact.
+  const auto k = static_cast<int64_t>(std::floor(n));
+  return p * from_bits(static_cast<uint64_t>(1023 + k) << 52);
 }
 
 // -log(rcp) (or -log(2 rcp) when rcp < 0.75) for rcp = (16 + j)/32, j = 0..15, and rcp = 1 at j = 0.

@@ -249,6 +249,11 @@ struct OptimizeOptions {
   std::function<void(const OptimizeProgress&)> progress;
   /// A one-line bar on stderr (Optuna's show_progress_bar).
   bool show_progress_bar = false;
+  /// Seconds between heartbeats of each running trial, for this call; unset: the study's
+  /// StudyOptions::heartbeat_interval. With one, each new trial first FAILs the study's RUNNING
+  /// trials whose heartbeat is older than the grace period (StudyOptions::grace_period, default
+  /// twice the interval): trials of workers that died.
+  std::optional<double> heartbeat_interval;
   /// false (normlab): an exception from the objective FAILs the trial, its what() is stored in the
   /// system attribute "fail_reason", and the study goes on. true (Optuna without `catch`): the
   /// trial is FAILed the same way and the exception is rethrown once every worker has stopped.
@@ -264,19 +269,24 @@ class Trial {
   /// different distribution for `name` (see StudyOptions::space_check); nothing is stored then.
   double suggest_float(const std::string& name, double low, double high, bool log = false,
                        std::optional<double> step = std::nullopt) {
-    search::FloatDistribution d{low, high, log, step};
-    d.validate(name);
-    if (step) d.high = detail::adjust_discrete_high(low, high, *step);
-    return suggest(name, d);
+    return suggest(name, search::FloatDistribution{low, high, log, step});
   }
 
   /// An integer in [low, high] on the grid low + k*step (Optuna's suggest_int).
   long long suggest_int(const std::string& name, long long low, long long high, long long step = 1,
                         bool log = false) {
-    search::IntDistribution d{low, high, log, step};
-    d.validate(name);
-    if (step > 0 && (high - low) % step != 0) d.high = (high - low) / step * step + low;
-    return static_cast<long long>(std::llround(suggest(name, d)));
+    return static_cast<long long>(std::llround(suggest(name, search::IntDistribution{low, high, log, step})));
+  }
+
+  /// A value of any distribution (suggest_float / suggest_int by their distribution): validated,
+  /// with `high` adjusted to the step grid as Optuna does.
+  double suggest(const std::string& name, search::Distribution d) {
+    std::visit([&](auto& x) { x.validate(name); }, d);
+    if (auto* f = std::get_if<search::FloatDistribution>(&d); f && f->step)
+      f->high = detail::adjust_discrete_high(f->low, f->high, *f->step);
+    if (auto* i = std::get_if<search::IntDistribution>(&d); i && (i->high - i->low) % i->step != 0)
+      i->high = (i->high - i->low) / i->step * i->step + i->low;
+    return suggest_validated(name, d);
   }
 
   /// Reports an intermediate objective value at `step` (>= 0), e.g. the accuracy after an epoch.
@@ -302,7 +312,7 @@ class Trial {
  private:
   friend class Study;
   Trial(Study& study, FrozenTrial frozen);
-  double suggest(const std::string& name, const search::Distribution& d);
+  double suggest_validated(const std::string& name, const search::Distribution& d);
 
   Study* study_;
   FrozenTrial frozen_;                  // this process's view of the trial
@@ -386,18 +396,7 @@ class Study {
 
   /// A new trial (Study.ask): the oldest WAITING (enqueued) trial if any, else a new RUNNING one.
   /// With a heartbeat interval, first FAILs the study's stale RUNNING trials.
-  Trial ask() {
-    if (options_.heartbeat_interval) storage_->fail_stale_trials(study_id_, grace_period());
-    std::optional<int64_t> popped = storage_->pop_waiting_trial(study_id_);
-    FrozenTrial frozen = popped ? storage_->get_trial(*popped) : storage_->create_new_trial(study_id_);
-    Trial trial(*this, std::move(frozen));
-    {
-      std::lock_guard lock(mutex_);
-      const std::vector<FrozenTrial> all = storage_->get_all_trials(study_id_);
-      sampler_->before_trial(search::StudyView{all, options_.direction}, trial.frozen_);
-    }
-    return trial;
-  }
+  Trial ask() { return ask_with(options_.heartbeat_interval); }
 
   /// Finishes `trial` with its objective value (Study.tell): COMPLETE, or FAIL when the value is
   /// NaN (or infinite, see StudyOptions::infinite_values_fail), with the reason in the system
@@ -476,8 +475,19 @@ class Study {
  private:
   friend class Trial;
 
-  double grace_period() const {
-    return options_.grace_period ? *options_.grace_period : 2 * options_.heartbeat_interval.value_or(0);
+  double grace_period(double interval) const { return options_.grace_period ? *options_.grace_period : 2 * interval; }
+
+  Trial ask_with(std::optional<double> heartbeat_interval) {
+    if (heartbeat_interval) storage_->fail_stale_trials(study_id_, grace_period(*heartbeat_interval));
+    std::optional<int64_t> popped = storage_->pop_waiting_trial(study_id_);
+    FrozenTrial frozen = popped ? storage_->get_trial(*popped) : storage_->create_new_trial(study_id_);
+    Trial trial(*this, std::move(frozen));
+    {
+      std::lock_guard lock(mutex_);
+      const std::vector<FrozenTrial> all = storage_->get_all_trials(study_id_);
+      sampler_->before_trial(search::StudyView{all, options_.direction}, trial.frozen_);
+    }
+    return trial;
   }
 
   std::optional<FrozenTrial> best_of(const std::vector<FrozenTrial>& complete) const {
@@ -590,13 +600,14 @@ class Study {
 
   /// One trial of optimize(): ask, run the objective, tell. Returns the finished trial; sets
   /// `objective_error` when the objective threw (other than TrialPruned).
-  FrozenTrial run_trial(const std::function<double(Trial&)>& objective, std::exception_ptr& objective_error) {
-    Trial trial = ask();
+  FrozenTrial run_trial(const std::function<double(Trial&)>& objective, std::optional<double> heartbeat_interval,
+                        std::exception_ptr& objective_error) {
+    Trial trial = ask_with(heartbeat_interval);
     std::optional<double> value;
     std::optional<TrialState> state;
     std::string reason;
     {
-      Heartbeat heartbeat(*storage_, trial.id(), options_.heartbeat_interval);
+      Heartbeat heartbeat(*storage_, trial.id(), heartbeat_interval);
       try {
         value = objective(trial);
       } catch (const TrialPruned&) {
@@ -635,7 +646,7 @@ inline Trial::Trial(Study& study, FrozenTrial frozen) : study_(&study), frozen_(
   }
 }
 
-inline double Trial::suggest(const std::string& name, const search::Distribution& d) {
+inline double Trial::suggest_validated(const std::string& name, const search::Distribution& d) {
   Study& s = *study_;
   if (auto it = frozen_.distributions.find(name); it != frozen_.distributions.end()) {
     check_distribution_compatibility(it->second, d, name, s.name(), s.options_.space_check);
@@ -697,6 +708,9 @@ inline void Study::optimize(const std::function<double(Trial&)>& objective, int 
   int n_jobs = options.n_jobs == -1 ? static_cast<int>(std::max(1u, std::thread::hardware_concurrency())) : options.n_jobs;
   if (n_jobs < 1) throw std::invalid_argument("normlab: OptimizeOptions::n_jobs must be >= 1 or -1");
   n_jobs = std::min(n_jobs, std::max(n_trials, 1));
+  const std::optional<double> heartbeat =
+      options.heartbeat_interval ? options.heartbeat_interval : options_.heartbeat_interval;
+  if (heartbeat && !(*heartbeat > 0)) throw std::invalid_argument("normlab: OptimizeOptions::heartbeat_interval must be > 0");
   stop_ = false;
   const auto start = std::chrono::steady_clock::now();
   auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
@@ -715,7 +729,7 @@ inline void Study::optimize(const std::function<double(Trial&)>& objective, int 
           break;
         }
         std::exception_ptr trial_error;
-        const FrozenTrial done = run_trial(objective, trial_error);
+        const FrozenTrial done = run_trial(objective, heartbeat, trial_error);
         std::lock_guard lock(report_mutex);
         ++finished;
         for (auto& callback : options.callbacks) callback(*this, done);
