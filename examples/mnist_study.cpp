@@ -127,7 +127,7 @@ int main(int argc, char** argv) try {
   study::OptimizeOptions run;
   run.n_jobs = static_cast<int>(args.integer("jobs"));
   if (args.integer("max-trials") > 0) run.max_trials = static_cast<int>(args.integer("max-trials"));
-  run.heartbeat_interval = static_cast<int>(args.integer("heartbeat"));
+  run.heartbeat_interval = args.number("heartbeat");
   int done = 0;
   run.callbacks.push_back([&](const study::Study& st, const study::FrozenTrial& t) {
     ++done;

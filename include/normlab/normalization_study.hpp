@@ -9,7 +9,6 @@
 #include <string>
 
 #include "normlab/data/dataset.hpp"
-#include "normlab/detail/format.hpp"
 #include "normlab/pipeline.hpp"
 #include "normlab/search/space.hpp"
 #include "normlab/study/study.hpp"
@@ -35,9 +34,9 @@ std::function<double(study::Trial&)> normalization_objective(
       return user ? user(r) : true;
     };
     const auto result = PipelineType{}.run(options, *data);
-    trial.set_user_attr("correct", std::to_string(result.correct));
-    trial.set_user_attr("total", std::to_string(result.total));
-    trial.set_user_attr("seconds", detail::python_float_repr(result.seconds));
+    trial.set_user_attr("correct", result.correct);
+    trial.set_user_attr("total", result.total);
+    trial.set_user_attr("seconds", result.seconds);
     return result.accuracy;
   };
 }

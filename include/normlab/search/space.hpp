@@ -11,6 +11,7 @@
 #include <concepts>
 #include <cstddef>
 #include <optional>
+#include <map>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -117,6 +118,15 @@ struct Space {
   /// (name, distribution) in declaration order.
   static std::vector<std::pair<std::string, Distribution>> distributions() {
     return {{std::string(Params::name), Params::distribution()}...};
+  }
+
+  /// Asks `trial` (anything with `double suggest(name, Distribution)`, e.g. study::Trial) for every
+  /// parameter, in declaration order; returns name -> value.
+  template <class TrialT>
+  static std::map<std::string, double> suggest(TrialT& trial) {
+    std::map<std::string, double> values;
+    ((values[std::string(Params::name)] = trial.suggest(std::string(Params::name), Params::distribution())), ...);
+    return values;
   }
 };
 

@@ -2,6 +2,9 @@
 // The interface a pruner implements (Optuna's BasePruner, single objective). Median and
 // successive-halving pruners are built on it. No LibTorch.
 
+#include <cstdint>
+#include <functional>
+#include <string>
 #include <vector>
 
 #include "normlab/study/trial.hpp"
@@ -20,6 +23,14 @@ class Pruner {
   /// @param direction    the study's direction (what "better" means for the reported values)
   virtual bool prune(const std::vector<FrozenTrial>& study_trials, StudyDirection direction,
                      const FrozenTrial& trial) = 0;
+
+  /// How a pruner records a trial's system attribute (successive halving keeps each trial's rung
+  /// results there, as Optuna does). The Study sets it to its storage.
+  using AttributeWriter = std::function<void(int64_t trial_id, const std::string& key, const std::string& json)>;
+  void set_attribute_writer(AttributeWriter writer) { write_attribute_ = std::move(writer); }
+
+ protected:
+  AttributeWriter write_attribute_;
 };
 
 }  // namespace normlab::study

@@ -8,12 +8,14 @@
 #include <cstdint>
 #include <functional>
 #include <limits>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "normlab/detail/format.hpp"
+#include "normlab/study/pruner.hpp"
 #include "normlab/study/trial.hpp"
 
 namespace normlab::study {
@@ -181,5 +183,24 @@ class SuccessiveHalvingPruner {
   std::optional<int64_t> min_resource_;
   int64_t reduction_factor_, min_early_stopping_rate_, bootstrap_count_;
 };
+
+/// A Pruner for a Study from any of the pruners above: `Study::create(o, sampler,
+/// make_pruner(MedianPruner()))`.
+template <class Rule>
+class RulePruner final : public Pruner {
+ public:
+  explicit RulePruner(Rule rule) : rule_(std::move(rule)) {}
+  bool prune(const std::vector<FrozenTrial>& trials, StudyDirection direction, const FrozenTrial& trial) override {
+    return rule_.prune(PruneContext{trials, direction, write_attribute_}, trial);
+  }
+
+ private:
+  Rule rule_;
+};
+
+template <class Rule>
+std::unique_ptr<Pruner> make_pruner(Rule rule) {
+  return std::make_unique<RulePruner<Rule>>(std::move(rule));
+}
 
 }  // namespace normlab::study

@@ -346,6 +346,10 @@ class Study {
         pruner_(std::move(pruner)) {
     if (!sampler_) throw std::invalid_argument("normlab: a Study needs a sampler (e.g. search::make_sampler(\"tpe\", seed))");
     if (!storage_) throw std::invalid_argument("normlab: a Study needs a storage");
+    if (pruner_)
+      pruner_->set_attribute_writer([storage = storage_](int64_t id, const std::string& key, const std::string& json) {
+        storage->set_trial_system_attr(id, key, json);
+      });
     if (options_.heartbeat_interval && !(*options_.heartbeat_interval > 0))
       throw std::invalid_argument("normlab: StudyOptions::heartbeat_interval must be > 0");
     if (options_.grace_period && !(*options_.grace_period > 0))
