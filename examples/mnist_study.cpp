@@ -115,13 +115,14 @@ int main(int argc, char** argv) try {
   options.direction = study::StudyDirection::Maximize;
   auto s = study::Study::create(options, search::make_sampler(args.text("sampler"), base.seed),
                                 make_pruner(args.text("pruner")));
-  if (args.integer("enqueue-notebook") && s.trials().empty()) {
+  const std::size_t existing = s.trials().size();
+  if (args.integer("enqueue-notebook") && existing == 0) {
     s.enqueue({{"mean", 0.1307}, {"std", 0.3081}});
     s.enqueue({{"mean", 0.0}, {"std", 1.0}});
   }
   std::fprintf(stderr, "mnist_study: study '%s' in %s: %zu trial(s) so far; running %d more (%d epoch(s), %lld/%lld images, %s sampler)\n",
                options.name.c_str(), options.storage_url.empty() ? "memory" : options.storage_url.c_str(),
-               s.trials().size(), trials, base.epochs, static_cast<long long>(data->train.first(base.train_limit).size()),
+               existing, trials, base.epochs, static_cast<long long>(data->train.first(base.train_limit).size()),
                static_cast<long long>(data->test.first(base.test_limit).size()), args.text("sampler").c_str());
 
   study::OptimizeOptions run;

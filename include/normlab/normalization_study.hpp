@@ -41,4 +41,17 @@ std::function<double(study::Trial&)> normalization_objective(
   };
 }
 
+/// The notebook's study in one call: creates (or resumes) the study described by `options`, with
+/// the pipeline's Search policy as sampler (seeded with base.seed), and runs `n_trials` more trials
+/// of normalization_objective. The study is returned for its trials, best trial, CSV and plots.
+template <class PipelineType, class Space = NotebookSpace>
+std::unique_ptr<study::Study> run_study(const study::StudyOptions& options, const RunOptions& base,
+                                        std::shared_ptr<const data::TrainTest> data, int n_trials,
+                                        const study::OptimizeOptions& optimize = {},
+                                        std::unique_ptr<study::Pruner> pruner = nullptr) {
+  auto s = std::make_unique<study::Study>(options, PipelineType::search_t::make(base.seed), std::move(pruner));
+  s->optimize(normalization_objective<PipelineType, Space>(base, std::move(data)), n_trials, optimize);
+  return s;
+}
+
 }  // namespace normlab

@@ -18,3 +18,9 @@
 #include "normlab/schedule/step_lr.hpp"
 #include "normlab/train/loops.hpp"
 #include "normlab/train/progress.hpp"
+// Searches and studies (plain C++; normlab/plot/*.hpp need cairo and the normlab::plot target).
+#include "normlab/normalization_study.hpp"
+#include "normlab/search/samplers.hpp"
+#include "normlab/search/space.hpp"
+#include "normlab/study/pruners.hpp"
+#include "normlab/study/study.hpp"

@@ -8,7 +8,8 @@
 // Policies are found by the kind they declare (policy.hpp), in any order. The Model is required;
 // every other slot has a default: Normalization = normalize::Identity, Compensation =
 // compensate::Notebook, Optimizer = Adadelta<>, Scheduler = ReduceOnPlateau<> (mode max on test
-// accuracy, as the notebook), Device = device::Auto, Dataset = data::Mnist.
+// accuracy, as the notebook), Device = device::Auto, Dataset = data::Mnist, Search = search::Tpe<>
+// (Optuna 3.1's TPESampler, used by run_study in normalization_study.hpp).
 // RunOptions::normalization overrides the compile-time (mean, std) at run time, for searches.
 
 #include <chrono>
@@ -30,6 +31,7 @@
 #include "normlab/normalize/normalize.hpp"
 #include "normlab/optim/policies.hpp"
 #include "normlab/schedule/policies.hpp"
+#include "normlab/search/samplers.hpp"
 #include "normlab/train/loops.hpp"
 #include "normlab/train/progress.hpp"
 
@@ -83,6 +85,7 @@ class Pipeline {
   static_assert(detail::check_at_most_one<detail::count_of_kind<policy::Scheduler, Policies...>>());
   static_assert(detail::check_at_most_one<detail::count_of_kind<policy::Device, Policies...>>());
   static_assert(detail::check_at_most_one<detail::count_of_kind<policy::Dataset, Policies...>>());
+  static_assert(detail::check_at_most_one<detail::count_of_kind<policy::Search, Policies...>>());
 
  public:
   using normalization_t = detail::slot_t<policy::Normalization, normalize::Identity, Policies...>;
@@ -92,6 +95,8 @@ class Pipeline {
   using scheduler_t = detail::slot_t<policy::Scheduler, ReduceOnPlateau<>, Policies...>;
   using device_t = detail::slot_t<policy::Device, device::Auto, Policies...>;
   using dataset_t = detail::slot_t<policy::Dataset, data::Mnist, Policies...>;
+  /// How a study over this pipeline proposes (mean, std): see normalization_study.hpp.
+  using search_t = detail::slot_t<policy::Search, search::Tpe<>, Policies...>;
 
   /// Reads the Dataset policy's data from options.data_root, then trains and tests.
   RunResult run(const RunOptions& options) const {

@@ -38,7 +38,7 @@ template <class T>
 constexpr bool check_is_policy() {
   static_assert(policy::any<T>,
                 "normlab::Pipeline: every template argument must be a policy (a Normalization, "
-                "Compensation, Model, Optimizer, Scheduler, Device or Dataset; see docs/pipeline.md)");
+                "Compensation, Model, Optimizer, Scheduler, Device, Dataset or Search; see docs/pipeline.md)");
   return true;
 }
 
