@@ -84,6 +84,7 @@ int main(int argc, char** argv) try {
       .flag("jobs", "1", "trials run at once in this process (threads share the CPU)")
       .flag("storage", "sqlite:///optuna-MNIST.sqlite3", "sqlite:///FILE, or empty for memory")
       .flag("study-name", "MNIST", "study name (resumed when it exists)")
+      .flag("resume-only", "0", "1: the study must exist already (an error instead of a new study)")
       .flag("sampler", "tpe", "tpe | random | grid | qmc")
       .flag("seed", "1998", "sampler seed and torch::manual_seed of every trial")
       .flag("pruner", "none", "none | median | sha")
@@ -113,6 +114,7 @@ int main(int argc, char** argv) try {
   options.name = args.text("study-name");
   options.storage_url = args.text("storage");
   options.direction = study::StudyDirection::Maximize;
+  options.require_existing = args.integer("resume-only") != 0;
   auto s = study::Study::create(options, search::make_sampler(args.text("sampler"), base.seed),
                                 make_pruner(args.text("pruner")));
   const std::size_t existing = s.trials().size();
