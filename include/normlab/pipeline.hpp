@@ -122,7 +122,7 @@ class Pipeline {
     torch::manual_seed(options.seed);
     auto net = model_t::make(data.classes);
     net->to(dev);
-    compensation_t::apply(model_t::first_conv(net), result.normalization);
+    compensate_model<compensation_t, model_t>(net, result.normalization);
     auto opt = optimizer_t::make(net->parameters());
     auto sched = scheduler_t::make(*opt);
 

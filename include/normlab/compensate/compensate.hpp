@@ -14,6 +14,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <torch/torch.h>
 
 #include "normlab/compensate/conv_geometry.hpp"
@@ -119,6 +120,19 @@ struct None {
 };
 
 }  // namespace compensate
+
+/// Applies a Compensation policy to a whole network of the Model policy ModelPolicy: to its first
+/// convolution, except that compensate::Exact uses the model's own `exact_compensation(net, v)`
+/// when it has one (a conv without bias or with zero padding needs the model's help to stay exact,
+/// e.g. ResNet shifts bn1's running mean and pads with the mean).
+template <class Compensation, class ModelPolicy, class Module>
+void compensate_model(Module& net, const NormalizationValues& v) {
+  if constexpr (std::is_same_v<Compensation, compensate::Exact> &&
+                requires { ModelPolicy::exact_compensation(net, v); })
+    ModelPolicy::exact_compensation(net, v);
+  else
+    Compensation::apply(ModelPolicy::first_conv(net), v);
+}
 
 /// Folds `Normalize(mean, std)` into a conv trained on normalized input, so that the conv fed raw
 /// input (only /255) computes what it computed before: W' = W / s_c, b' = b - sum (m_c/s_c) W.

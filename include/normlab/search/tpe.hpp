@@ -24,6 +24,8 @@
 #include <variant>
 #include <vector>
 
+#include "normlab/search/detail/numpy_math.hpp"
+#include "normlab/search/detail/tpe_simd.hpp"
 #include "normlab/search/distribution.hpp"
 #include "normlab/search/random.hpp"
 #include "normlab/search/random_state.hpp"
@@ -160,8 +162,9 @@ inline double log_gauss_mass(double a, double b, const numpy::Math& m) {
   return m.log1p(-ndtr(a, m) - ndtr(-b, m));
 }
 
-/// `_bisect(_log_ndtr_single, -100, 100, y)`: the inverse of log Phi by 100 bisections.
-inline double ndtri_exp(double y) {
+/// `_bisect(_log_ndtr_single, -100, 100, y)`: the inverse of log Phi by 100 bisections, as Optuna
+/// runs it (the reference that ndtri_exp() below reproduces in fewer evaluations).
+inline double ndtri_exp_bisect(double y) {
   double a = -100, b = 100;
   if (log_ndtr_single(a) > y) std::swap(a, b);
   double mid = 0;
@@ -172,18 +175,96 @@ inline double ndtri_exp(double y) {
   return mid;
 }
 
-/// `ppf(q, a, b)` of the standard normal truncated to [a, b], one element.
-inline double ppf(double q, double a, double b, const numpy::Math& m) {
+/// A rough inverse of log Phi (P. J. Acklam's rational approximation of the normal quantile,
+/// relative error about 1e-9), for y = log p < 0. Only a starting point: nothing depends on its
+/// last bits.
+inline double approx_ndtri_exp(double y) {
+  constexpr double a1 = -3.969683028665376e+01, a2 = 2.209460984245205e+02, a3 = -2.759285104469687e+02,
+                   a4 = 1.383577518672690e+02, a5 = -3.066479806614716e+01, a6 = 2.506628277459239e+00;
+  constexpr double b1 = -5.447609879822406e+01, b2 = 1.615858368580409e+02, b3 = -1.556989798598866e+02,
+                   b4 = 6.680131188771972e+01, b5 = -1.328068155288572e+01;
+  constexpr double c1 = -7.784894002430293e-03, c2 = -3.223964580411365e-01, c3 = -2.400758277161838e+00,
+                   c4 = -2.549732539343734e+00, c5 = 4.374664141464968e+00, c6 = 2.938163982698783e+00;
+  constexpr double d1 = 7.784695709041462e-03, d2 = 3.224671290700398e-01, d3 = 2.445134137142996e+00,
+                   d4 = 3.754408661907416e+00;
+  constexpr double p_low = 0.02425;
+  auto tail = [&](double log_tail) {  // log_tail = log of the tail probability
+    const double q = std::sqrt(-2 * log_tail);
+    return (((((c1 * q + c2) * q + c3) * q + c4) * q + c5) * q + c6) / ((((d1 * q + d2) * q + d3) * q + d4) * q + 1);
+  };
+  if (y < std::log(p_low)) return tail(y);
+  const double upper = -std::expm1(y);  // 1 - p, without cancellation
+  if (upper < p_low) return -tail(std::log(upper));
+  const double q = std::exp(y) - 0.5, r = q * q;
+  return (((((a1 * r + a2) * r + a3) * r + a4) * r + a5) * r + a6) * q /
+         (((((b1 * r + b2) * r + b3) * r + b4) * r + b5) * r + 1);
+}
+
+/// ndtri_exp_bisect(y), bit for bit, with about a tenth of its log_ndtr_single evaluations.
+///
+/// The bisection's result is fixed by the outcomes of `log_ndtr_single(mid) < y` along its path.
+///  - Once mid equals a or b, every later mid is the same value: the loop stops there (about 60
+///    steps instead of 100).
+///  - A Newton step from approx_ndtri_exp gives the root x1; then L < x1 < R are checked with
+///    f(L) < y - delta and f(R) > y + delta, where delta = 2^-46 (1 + |y|) is far above twice the
+///    error of log_ndtr_single against the increasing function log Phi (a few ulps of 1 + |y|:
+///    libm's erf/erfc/log and the rounding of a/sqrt(2)). So every mid <= L has f(mid) < y and
+///    every mid >= R has f(mid) >= y without evaluating f; only the mids between L and R (about ten)
+///    are evaluated. When a check fails (or y is out of the usual range), that side is evaluated
+///    everywhere, as the reference does.
+inline double ndtri_exp(double y) {
+  static const double f_low = log_ndtr_single(-100.0);
+  double a = -100, b = 100;
+  if (f_low > y) std::swap(a, b);
+  constexpr double inf = std::numeric_limits<double>::infinity();
+  double lo_safe = -inf, hi_safe = inf;  // f(mid) < y for mid <= lo_safe; f(mid) >= y for mid >= hi_safe
+  if (a < b && y < 0 && y > -700) {
+    const double x0 = approx_ndtri_exp(y);
+    if (std::isfinite(x0)) {
+      const double f0 = log_ndtr_single(x0);
+      // d/dx log Phi = phi(x) / Phi(x)
+      const double slope = std::exp(-0.5 * x0 * x0 - 0.91893853320467274178 - f0);
+      if (slope > 0 && std::isfinite(slope)) {
+        const double x1 = x0 - (f0 - y) / slope;
+        const double delta = 0x1p-46 * (1 + std::fabs(y));
+        const double ulp = std::fabs(x1) * 0x1p-52 + 0x1p-1074;
+        double h = 3 * delta / slope + 8 * ulp;
+        for (int attempt = 0; attempt < 3 && lo_safe == -inf; ++attempt, h *= 16)
+          if (log_ndtr_single(x1 - h) < y - delta) lo_safe = x1 - h;
+        h = 3 * delta / slope + 8 * ulp;
+        for (int attempt = 0; attempt < 3 && hi_safe == inf; ++attempt, h *= 16)
+          if (log_ndtr_single(x1 + h) > y + delta) hi_safe = x1 + h;
+      }
+    }
+  }
+  double mid = 0;
+  for (int k = 0; k < 100; ++k) {
+    mid = (a + b) / 2;
+    if (mid == a || mid == b) break;  // a fixed point: every later step computes this mid again
+    const bool below = mid <= lo_safe ? true : mid >= hi_safe ? false : log_ndtr_single(mid) < y;
+    if (below) a = mid; else b = mid;
+  }
+  return mid;
+}
+
+/// `ppf(q, a, b)` of the standard normal truncated to [a, b], one element; `log_mass` is
+/// log_gauss_mass(a, b).
+inline double ppf(double q, double a, double b, double log_mass, const numpy::Math& m) {
   double out;
   if (a < 0) {
-    out = ndtri_exp(numpy::logaddexp(log_ndtr_single(a), m.log(q) + log_gauss_mass(a, b, m)));
+    out = ndtri_exp(numpy::logaddexp(log_ndtr_single(a), m.log(q) + log_mass));
   } else {
-    out = -ndtri_exp(numpy::logaddexp(log_ndtr_single(-b), m.log1p(-q) + log_gauss_mass(a, b, m)));
+    out = -ndtri_exp(numpy::logaddexp(log_ndtr_single(-b), m.log1p(-q) + log_mass));
   }
   if (q == 0) out = a;
   if (q == 1) out = b;
   if (a == b) out = std::numeric_limits<double>::quiet_NaN();
   return out;
+}
+
+/// `ppf(q, a, b)` of the standard normal truncated to [a, b], one element.
+inline double ppf(double q, double a, double b, const numpy::Math& m) {
+  return ppf(q, a, b, log_gauss_mass(a, b, m), m);
 }
 
 }  // namespace detail::truncnorm
@@ -354,30 +435,17 @@ class TpeSampler final : public Sampler {
                             const std::string& name, const Distribution& distribution) override {
     if (is_single(distribution)) return single_value(distribution);
 
-    std::vector<Score> scores;
-    std::vector<double> values;
-    collect_observations(study, name, scores, values);
+    collect_observations(study, name, scores_, values_);
     int n = 0;
-    for (const auto& s : scores) n += s.step < std::numeric_limits<double>::infinity();
+    for (const auto& s : scores_) n += s.step < std::numeric_limits<double>::infinity();
     if (n < options_.n_startup_trials())
       return random_sampler_.sample_independent(study, trial, name, distribution);
 
-    std::vector<double> below, above;
-    split(scores, values, options_.gamma()(n), below, above);
-
-    const Parzen l = fit(below, distribution);
-    const Parzen g = fit(above, distribution);
-    const std::size_t n_candidates = static_cast<std::size_t>(options_.n_ei_candidates());
-    const std::vector<double> candidates = l.sample(rng_, n_candidates, math_);
-    // TPESampler._compare: np.argmax(log l - log g), the first maximum (or the first NaN).
-    std::size_t best = 0;
-    double best_score = -std::numeric_limits<double>::infinity();
-    for (std::size_t i = 0; i < n_candidates; ++i) {
-      const double s = l.log_pdf(candidates[i], math_) - g.log_pdf(candidates[i], math_);
-      if (std::isnan(s)) { best = i; break; }
-      if (i == 0 || s > best_score) { best_score = s; best = i; }
-    }
-    return candidates[best];
+    split(scores_, values_, options_.gamma()(n), below_, above_);
+#if NORMLAB_TPE_X86_SIMD
+    if (detail::simd::active_isa() == detail::simd::Isa::Avx2Fma) return propose_avx2(distribution);
+#endif
+    return propose<false>(distribution);
   }
 
   /// Re-seeds both streams as a new TPESampler(seed=seed) would have them.
@@ -395,7 +463,9 @@ class TpeSampler final : public Sampler {
     double value;
   };
 
-  /// A univariate Parzen estimator (optuna.samplers._tpe.parzen_estimator._ParzenEstimator).
+  /// A univariate Parzen estimator (optuna.samplers._tpe.parzen_estimator._ParzenEstimator), its
+  /// per-component constants in contiguous arrays. Reused from call to call (no allocation once
+  /// the arrays have grown).
   struct Parzen {
     Distribution distribution;
     std::vector<double> weights, log_weights, mus, sigmas;
@@ -403,20 +473,10 @@ class TpeSampler final : public Sampler {
     double low = 0, high = 0;
     std::optional<double> q;
     bool log = false;
+    bool degenerate = false;  // some a_k == b_k: NaN densities, left to the scalar code
 
-    /// `sample(rng, size)`: transformed-space draws mapped back to the external representation.
-    std::vector<double> sample(RandomState& rng, std::size_t size, const detail::numpy::Math& m) const {
-      const std::vector<std::size_t> active = rng.choice(weights.size(), size, weights);
-      const std::vector<double> quantiles = rng.uniform(0.0, 1.0, size);
-      std::vector<double> out(size);
-      for (std::size_t i = 0; i < size; ++i) {
-        const std::size_t k = active[i];
-        const double trunc_low = (low - mus[k]) / sigmas[k];
-        const double trunc_high = (high - mus[k]) / sigmas[k];
-        const double x = detail::truncnorm::ppf(quantiles[i], trunc_low, trunc_high, m) * sigmas[k] + mus[k];
-        out[i] = from_transformed(x, m);
-      }
-      return out;
+    detail::simd::MixtureView view() const {
+      return {mus.data(), sigmas.data(), a.data(), b.data(), log_mass.data(), log_weights.data(), mus.size()};
     }
 
     /// `_transform_from_uniform` for one value.
@@ -437,26 +497,16 @@ class TpeSampler final : public Sampler {
           distribution);
     }
 
-    /// `log_pdf` of one external value: log of the weighted mixture density (or mass).
-    double log_pdf(double value, const detail::numpy::Math& m) const {
-      const double x = log ? m.log(value) : value;
+    /// `log_pdf` of one transformed value for a discrete (stepped) distribution: interval masses.
+    double log_pdf_discrete(double x, std::vector<double>& weighted, const detail::numpy::Math& m) const {
       const std::size_t n = mus.size();
-      thread_local std::vector<double> weighted;
       weighted.resize(n);
-      static const double norm_pdf_log_c = std::log(std::sqrt(2 * 3.141592653589793));
+      const double upper = std::isnan(x + *q / 2.0) ? x + *q / 2.0 : std::min(x + *q / 2.0, high);
+      const double lower = std::isnan(x - *q / 2.0) ? x - *q / 2.0 : std::max(x - *q / 2.0, low);
       for (std::size_t k = 0; k < n; ++k) {
-        double lp;
-        if (!q) {
-          const double z = (x - mus[k]) / sigmas[k];
-          lp = (-(z * z) / 2.0 - norm_pdf_log_c) - log_mass[k];
-          if (z < a[k] || b[k] < z) lp = -std::numeric_limits<double>::infinity();
-          if (a[k] == b[k]) lp = std::numeric_limits<double>::quiet_NaN();
-        } else {
-          const double upper = std::isnan(x + *q / 2.0) ? x + *q / 2.0 : std::min(x + *q / 2.0, high);
-          const double lower = std::isnan(x - *q / 2.0) ? x - *q / 2.0 : std::max(x - *q / 2.0, low);
-          lp = detail::truncnorm::log_gauss_mass((lower - mus[k]) / sigmas[k], (upper - mus[k]) / sigmas[k], m) -
-               log_mass[k];
-        }
+        const double lp =
+            detail::truncnorm::log_gauss_mass((lower - mus[k]) / sigmas[k], (upper - mus[k]) / sigmas[k], m) -
+            log_mass[k];
         weighted[k] = (0.0 + lp) + log_weights[k];
       }
       double max = weighted[0];  // ndarray.max: NaN if any is NaN
@@ -466,6 +516,76 @@ class TpeSampler final : public Sampler {
       return m.log(0.0 + detail::numpy::pairwise_sum(weighted.data(), n)) + max;
     }
   };
+
+  /// The proposal from the split observations (below_, above_): fit l and g, draw the
+  /// candidates from l, keep the best log l - log g. Fast: the AVX2/FMA mixture kernel.
+  template <bool Fast>
+  double propose(const Distribution& distribution) {
+    fit(below_, distribution, l_);
+    fit(above_, distribution, g_);
+    const std::size_t n_candidates = static_cast<std::size_t>(options_.n_ei_candidates());
+    sample(l_, n_candidates);
+    // Both estimators see the same transformed candidates.
+    xs_.resize(n_candidates);
+    for (std::size_t i = 0; i < n_candidates; ++i) xs_[i] = l_.log ? math_.log(candidates_[i]) : candidates_[i];
+    log_pdf<Fast>(l_, log_l_);
+    log_pdf<Fast>(g_, log_g_);
+    // TPESampler._compare: np.argmax(log l - log g), the first maximum (or the first NaN).
+    std::size_t best = 0;
+    double best_score = -std::numeric_limits<double>::infinity();
+    for (std::size_t i = 0; i < n_candidates; ++i) {
+      const double s = log_l_[i] - log_g_[i];
+      if (std::isnan(s)) { best = i; break; }
+      if (i == 0 || s > best_score) { best_score = s; best = i; }
+    }
+    return candidates_[best];
+  }
+
+#if NORMLAB_TPE_X86_SIMD
+  /// propose<true> with every call inlined and compiled for AVX2 and FMA: std::fma becomes one
+  /// instruction instead of a libm call (same result, it is exactly rounded either way).
+  __attribute__((target("avx2,fma"), flatten)) double propose_avx2(const Distribution& distribution) {
+    return propose<true>(distribution);
+  }
+#endif
+
+  /// `sample(rng, size)` of the estimator p into candidates_: transformed-space draws mapped back
+  /// to the external representation.
+  void sample(const Parzen& p, std::size_t size) {
+    const std::vector<std::size_t> active = rng_.choice(p.weights.size(), size, p.weights);
+    const std::vector<double> quantiles = rng_.uniform(0.0, 1.0, size);
+    candidates_.resize(size);
+    for (std::size_t i = 0; i < size; ++i) {
+      const std::size_t k = active[i];
+      // a[k], b[k], log_mass[k] are (low - mu)/sigma, (high - mu)/sigma and their log mass.
+      const double x = detail::truncnorm::ppf(quantiles[i], p.a[k], p.b[k], p.log_mass[k], math_) * p.sigmas[k] + p.mus[k];
+      candidates_[i] = p.from_transformed(x, math_);
+    }
+  }
+
+  /// `log_pdf` of p at every transformed candidate xs_ into out.
+  template <bool Fast>
+  void log_pdf(const Parzen& p, std::vector<double>& out) {
+    const std::size_t m = xs_.size();
+    out.resize(m);
+    if (p.q) {
+      for (std::size_t i = 0; i < m; ++i) out[i] = p.log_pdf_discrete(xs_[i], weighted_, math_);
+      return;
+    }
+    static const double norm_pdf_log_c = std::log(std::sqrt(2 * 3.141592653589793));
+    weighted_.resize(p.mus.size());
+    const detail::simd::MixtureView view = p.view();
+#if NORMLAB_TPE_X86_SIMD
+    if constexpr (Fast) {
+      if (!p.degenerate) {
+        detail::simd::log_mixture_avx2(view, norm_pdf_log_c, xs_.data(), m, out.data(), weighted_.data(), math_);
+        return;
+      }
+    }
+#endif
+    for (std::size_t i = 0; i < m; ++i)
+      out[i] = detail::simd::log_mixture_scalar(view, norm_pdf_log_c, xs_[i], weighted_.data(), math_);
+  }
 
   static bool is_single(const Distribution& d) {
     return std::visit([](const auto& x) { return x.low == x.high; }, d);
@@ -479,6 +599,8 @@ class TpeSampler final : public Sampler {
                             std::vector<double>& values) const {
     const double sign = study.direction == study::StudyDirection::Minimize ? 1.0 : -1.0;
     constexpr double inf = std::numeric_limits<double>::infinity();
+    scores.clear();
+    values.clear();
     scores.reserve(study.trials.size());
     values.reserve(study.trials.size());
     for (const auto& t : study.trials) {
@@ -506,9 +628,10 @@ class TpeSampler final : public Sampler {
   }
 
   /// `_split_observation_pairs`: stable lexicographic sort of (step, value), first n_below below.
-  static void split(const std::vector<Score>& scores, const std::vector<double>& values, int n_below,
-                    std::vector<double>& below, std::vector<double>& above) {
-    std::vector<std::size_t> order(scores.size());
+  void split(const std::vector<Score>& scores, const std::vector<double>& values, int n_below,
+             std::vector<double>& below, std::vector<double>& above) {
+    std::vector<std::size_t>& order = order_;
+    order.resize(scores.size());
     for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
     std::stable_sort(order.begin(), order.end(), [&](std::size_t i, std::size_t j) {
       const Score& x = scores[i];
@@ -517,19 +640,21 @@ class TpeSampler final : public Sampler {
       if (detail::numpy::sort_less(y.step, x.step)) return false;
       return detail::numpy::sort_less(x.value, y.value);
     });
-    std::vector<char> is_below(scores.size(), 0);
+    is_below_.assign(scores.size(), 0);
     const std::size_t k = std::min(order.size(), static_cast<std::size_t>(std::max(n_below, 0)));
-    for (std::size_t i = 0; i < k; ++i) is_below[order[i]] = 1;
+    for (std::size_t i = 0; i < k; ++i) is_below_[order[i]] = 1;
+    below.clear();
+    above.clear();
     for (std::size_t i = 0; i < scores.size(); ++i) {
       if (std::isnan(values[i])) continue;
-      (is_below[i] ? below : above).push_back(values[i]);
+      (is_below_[i] ? below : above).push_back(values[i]);
     }
   }
 
-  /// `_ParzenEstimator(observations, {name: distribution}, parameters)` (univariate).
-  Parzen fit(const std::vector<double>& observations, const Distribution& distribution) const {
-    Parzen p;
+  /// `_ParzenEstimator(observations, {name: distribution}, parameters)` (univariate), into p.
+  void fit(const std::vector<double>& observations, const Distribution& distribution, Parzen& p) {
     p.distribution = distribution;
+    p.q.reset();
     const std::size_t n = observations.size();
     const bool consider_prior = options_.consider_prior() || n == 0;
 
@@ -545,12 +670,13 @@ class TpeSampler final : public Sampler {
       throw std::invalid_argument("normlab::TpeSampler: the weights function returned all-zero values");
     for (double v : w)
       if (!std::isfinite(v)) throw std::invalid_argument("normlab::TpeSampler: the weights function returned inf or NaN");
-    p.weights = w;
+    p.weights.assign(w.begin(), w.end());
     if (consider_prior) p.weights.push_back(options_.prior_weight());
     const double total = detail::numpy::sum(p.weights);
     for (auto& v : p.weights) v /= total;
     p.log_weights.resize(p.weights.size());
-    for (std::size_t k = 0; k < p.weights.size(); ++k) p.log_weights[k] = math_.log(p.weights[k]);
+    for (std::size_t k = 0; k < p.weights.size(); ++k)  // equal weights (the usual case) share one log
+      p.log_weights[k] = k > 0 && p.weights[k] == p.weights[k - 1] ? p.log_weights[k - 1] : math_.log(p.weights[k]);
 
     // _calculate_parzen_bounds
     std::visit(
@@ -585,24 +711,26 @@ class TpeSampler final : public Sampler {
     // _calculate_numerical_params (univariate)
     const double low = p.low, high = p.high;
     std::vector<double>& mus = p.mus;
-    mus.reserve(n + 1);
+    mus.clear();
     for (double v : observations) mus.push_back(p.log ? math_.log(v) : v);
     if (consider_prior) mus.push_back(0.5 * (low + high));
     const std::size_t count = mus.size();
-    const std::vector<std::size_t> sorted_indices = detail::numpy::argsort(mus);
-    std::vector<double> ends(count + 2);
+    detail::numpy::argsort_into(mus.data(), count, sorted_indices_);
+    std::vector<double>& ends = ends_;
+    ends.resize(count + 2);
     ends[0] = low;
-    for (std::size_t i = 0; i < count; ++i) ends[i + 1] = mus[sorted_indices[i]];
+    for (std::size_t i = 0; i < count; ++i) ends[i + 1] = mus[sorted_indices_[i]];
     ends[count + 1] = high;
     auto np_maximum = [](double x, double y) { return (std::isnan(x) || std::isnan(y)) ? x + y : std::max(x, y); };
-    std::vector<double> sorted_sigmas(count);
+    std::vector<double>& sorted_sigmas = sorted_sigmas_;
+    sorted_sigmas.resize(count);
     for (std::size_t i = 0; i < count; ++i) sorted_sigmas[i] = np_maximum(ends[i + 1] - ends[i], ends[i + 2] - ends[i + 1]);
     if (!options_.consider_endpoints() && ends.size() >= 4) {
       sorted_sigmas[0] = ends[2] - ends[1];
       sorted_sigmas[count - 1] = ends[count] - ends[count - 1];
     }
     p.sigmas.assign(count, 0.0);
-    for (std::size_t i = 0; i < count; ++i) p.sigmas[sorted_indices[i]] = sorted_sigmas[i];
+    for (std::size_t i = 0; i < count; ++i) p.sigmas[sorted_indices_[i]] = sorted_sigmas[i];
     const double max_sigma = 1.0 * (high - low);
     const double min_sigma = options_.consider_magic_clip()
                                  ? 1.0 * (high - low) / std::min(100.0, 1.0 + static_cast<double>(count))
@@ -613,18 +741,25 @@ class TpeSampler final : public Sampler {
     p.a.resize(count);
     p.b.resize(count);
     p.log_mass.resize(count);
+    p.degenerate = false;
     for (std::size_t k = 0; k < count; ++k) {
       p.a[k] = (low - mus[k]) / p.sigmas[k];
       p.b[k] = (high - mus[k]) / p.sigmas[k];
       p.log_mass[k] = detail::truncnorm::log_gauss_mass(p.a[k], p.b[k], math_);
+      p.degenerate = p.degenerate || p.a[k] == p.b[k];
     }
-    return p;
   }
 
   TpeOptions options_;
   RandomState rng_;
   RandomSampler random_sampler_;
   detail::numpy::Math math_;
+  // Scratch reused by every call (a sampler is used under its study's lock, one call at a time).
+  std::vector<Score> scores_;
+  std::vector<double> values_, below_, above_, ends_, sorted_sigmas_, candidates_, xs_, log_l_, log_g_, weighted_;
+  std::vector<std::size_t> order_, sorted_indices_;
+  std::vector<char> is_below_;
+  Parzen l_, g_;
 };
 
 }  // namespace normlab::search
