@@ -4,6 +4,8 @@ include(CMakeFindDependencyMacro)
 find_dependency(Threads)
 find_dependency(ZLIB)
 find_dependency(SQLite3)  # study storage in Optuna's schema
+find_dependency(JPEG)  # image decoding (libjpeg62-turbo-dev: the libjpeg Debian's Pillow links)
+find_dependency(PNG)   # image decoding (libpng-dev)
 find_dependency(Torch)  # Debian's LibTorch 1.13, or LibTorch 2.x (CUDA) through CMAKE_PREFIX_PATH
 # Boost.Hana and range-v3 are header-only: their packages when installed, otherwise a plain folder
 # of headers named by NORMLAB_DEPS_INCLUDE (see docs/building.md).

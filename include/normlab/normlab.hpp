@@ -7,6 +7,8 @@
 #include "normlab/data/mnist.hpp"
 #include "normlab/device/device.hpp"
 #include "normlab/models/lenet.hpp"
+#include "normlab/models/resnet.hpp"
+#include "normlab/models/state_dict.hpp"
 #include "normlab/normalize/batch_normalizer.hpp"
 #include "normlab/normalize/normalize.hpp"
 #include "normlab/optim/adadelta.hpp"

@@ -1,4 +1,7 @@
 #include <catch2/catch.hpp>
+#include <cmath>
+#include <cstring>
+#include <random>
 #include <normlab/normalize/batch_normalizer.hpp>
 #include <normlab/normalize/normalize.hpp>
 
@@ -66,4 +69,55 @@ TEST_CASE("Identity normalization is only the /255", "[normalize]") {
   auto raw = torch::randint(0, 256, {3, 1, 8, 8}, torch::kUInt8);
   BatchNormalizer normalize(normalize::Identity::values(), torch::kCPU, true);
   REQUIRE(torch::equal(normalize(raw), raw.to(torch::kFloat32).div(255)));
+}
+
+namespace {
+// torchvision's ToTensor + Normalize on a uint8 batch, with the ATen ops (the reference bits).
+torch::Tensor torchvision_reference(const torch::Tensor& raw, const NormalizationValues& v) {
+  const auto c = static_cast<int64_t>(v.channels());
+  auto mean = torch::tensor(v.mean, torch::kFloat64).to(torch::kFloat32).view({1, c, 1, 1});
+  auto std = torch::tensor(v.std, torch::kFloat64).to(torch::kFloat32).view({1, c, 1, 1});
+  return raw.cpu().to(torch::kFloat32).div(255).sub_(mean).div_(std);
+}
+bool same_bits(const torch::Tensor& a, const torch::Tensor& b) {
+  auto x = a.cpu().contiguous(), y = b.cpu().contiguous();
+  return x.sizes() == y.sizes() &&
+         std::memcmp(x.data_ptr<float>(), y.data_ptr<float>(), x.numel() * sizeof(float)) == 0;
+}
+}  // namespace
+
+TEST_CASE("the fused CPU pass gives torchvision's bits for every byte, over the notebook's search space",
+          "[normalize]") {
+  // Every byte value, in a batch whose size is no multiple of a vector (the scalar tail runs too).
+  auto raw = torch::cat({torch::arange(256), torch::arange(256).flip(0), torch::arange(29)})
+                 .to(torch::kUInt8).view({1, 1, 1, 541});
+  std::mt19937_64 rng(1998);
+  std::uniform_real_distribution<double> mean(-3, 3), log_std(std::log(0.1), std::log(2.0));
+  int fused = 0;
+  for (int k = 0; k < 500; ++k) {
+    const auto v = NormalizationValues::uniform(mean(rng), std::exp(log_std(rng)));
+    BatchNormalizer normalize(v, torch::kCPU);
+    fused += normalize.fused();
+    INFO(v.to_string() << " path " << normalize.path());
+    REQUIRE(same_bits(normalize(raw), torchvision_reference(raw, v)));
+  }
+  REQUIRE(fused == 500);  // on x86-64 and elsewhere (the division form is portable)
+  // The notebook's values, per-channel values, and a non-contiguous batch (the ATen path).
+  const auto notebook = NormalizationValues::uniform(0.1307, 0.3081);
+  REQUIRE(same_bits(BatchNormalizer(notebook, torch::kCPU)(raw), torchvision_reference(raw, notebook)));
+  NormalizationValues rgb{{0.485, 0.456, 0.406}, {0.229, 0.224, 0.225}};
+  auto rgb_raw = torch::randint(0, 256, {4, 3, 9, 7}, torch::kUInt8);
+  REQUIRE(same_bits(BatchNormalizer(rgb, torch::kCPU)(rgb_raw), torchvision_reference(rgb_raw, rgb)));
+  auto strided = torch::randint(0, 256, {3, 1, 28, 56}, torch::kUInt8).narrow(3, 0, 28);
+  REQUIRE(same_bits(BatchNormalizer(notebook, torch::kCPU)(strided), torchvision_reference(strided, notebook)));
+}
+
+TEST_CASE("on CUDA, BatchNormalizer gives the CPU's (torchvision's) bits", "[normalize][cuda]") {
+  if (!torch::cuda::is_available()) return;  // CPU-only LibTorch or no GPU: nothing to check
+  auto raw = torch::cat({torch::arange(256), torch::arange(29)}).to(torch::kUInt8).view({1, 1, 1, 285});
+  for (const auto& v : {NormalizationValues::uniform(0.1307, 0.3081), NormalizationValues::uniform(-2.5, 0.117)}) {
+    BatchNormalizer normalize(v, torch::Device(torch::kCUDA, 0));
+    INFO(v.to_string());
+    REQUIRE(same_bits(normalize(raw.cuda()), torchvision_reference(raw, v)));
+  }
 }

@@ -15,6 +15,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <limits>
 #include <optional>
@@ -24,10 +25,10 @@
 #include <variant>
 #include <vector>
 
-#include "normlab/search/detail/numpy_math.hpp"
-#include "normlab/search/detail/tpe_simd.hpp"
 #include "normlab/search/distribution.hpp"
 #include "normlab/search/random.hpp"
+#include "normlab/search/detail/numpy_math.hpp"
+#include "normlab/search/detail/tpe_simd.hpp"
 #include "normlab/search/random_state.hpp"
 #include "normlab/search/sampler.hpp"
 #include "normlab/study/trial.hpp"
@@ -200,51 +201,145 @@ inline double approx_ndtri_exp(double y) {
          (((((b1 * r + b2) * r + b3) * r + b4) * r + b5) * r + 1);
 }
 
-/// ndtri_exp_bisect(y), bit for bit, with about a tenth of its log_ndtr_single evaluations.
-///
-/// The bisection's result is fixed by the outcomes of `log_ndtr_single(mid) < y` along its path.
-///  - Once mid equals a or b, every later mid is the same value: the loop stops there (about 60
-///    steps instead of 100).
-///  - A Newton step from approx_ndtri_exp gives the root x1; then L < x1 < R are checked with
-///    f(L) < y - delta and f(R) > y + delta, where delta = 2^-46 (1 + |y|) is far above twice the
-///    error of log_ndtr_single against the increasing function log Phi (a few ulps of 1 + |y|:
-///    libm's erf/erfc/log and the rounding of a/sqrt(2)). So every mid <= L has f(mid) < y and
-///    every mid >= R has f(mid) >= y without evaluating f; only the mids between L and R (about ten)
-///    are evaluated. When a check fails (or y is out of the usual range), that side is evaluated
-///    everywhere, as the reference does.
-inline double ndtri_exp(double y) {
-  static const double f_low = log_ndtr_single(-100.0);
-  double a = -100, b = 100;
-  if (f_low > y) std::swap(a, b);
-  constexpr double inf = std::numeric_limits<double>::infinity();
-  double lo_safe = -inf, hi_safe = inf;  // f(mid) < y for mid <= lo_safe; f(mid) >= y for mid >= hi_safe
-  if (a < b && y < 0 && y > -700) {
-    const double x0 = approx_ndtri_exp(y);
-    if (std::isfinite(x0)) {
-      const double f0 = log_ndtr_single(x0);
-      // d/dx log Phi = phi(x) / Phi(x)
-      const double slope = std::exp(-0.5 * x0 * x0 - 0.91893853320467274178 - f0);
-      if (slope > 0 && std::isfinite(slope)) {
-        const double x1 = x0 - (f0 - y) / slope;
-        const double delta = 0x1p-46 * (1 + std::fabs(y));
-        const double ulp = std::fabs(x1) * 0x1p-52 + 0x1p-1074;
-        double h = 3 * delta / slope + 8 * ulp;
-        for (int attempt = 0; attempt < 3 && lo_safe == -inf; ++attempt, h *= 16)
-          if (log_ndtr_single(x1 - h) < y - delta) lo_safe = x1 - h;
-        h = 3 * delta / slope + 8 * ulp;
-        for (int attempt = 0; attempt < 3 && hi_safe == inf; ++attempt, h *= 16)
-          if (log_ndtr_single(x1 + h) > y + delta) hi_safe = x1 + h;
-      }
-    }
-  }
+/// The first k steps of the bisection of [a, b] = [-100, 100] whose comparisons are settled by
+/// lo < hi alone (mid <= lo: below; mid >= hi: not below): sets a and b as the bisection has them
+/// then and returns k. At depth k <= 40 every point -100 + j 200 / 2^k is a double and every
+/// (a + b) / 2 is exact, so the bisection walks the grid of 2^40 cells; with lo and hi rounded out
+/// to grid points A <= lo and B >= hi, it keeps halving while the next mid is <= A or >= B, i.e.
+/// along the common leading bits of A and B - 1 (in cells), and stops above the first bit where
+/// they differ.
+inline int bisect_to_window(double lo, double hi, double& a, double& b) {
+  constexpr int depth = 40;
+  constexpr double cell = 200.0 / 0x1p40;  // exact
+  auto grid = [&](int64_t j) { return -100.0 + static_cast<double>(j) * cell; };  // exact
+  constexpr int64_t cells = int64_t{1} << depth;
+  if (!(lo > -100.0 && hi < 100.0 && lo < hi)) return 0;
+  int64_t A = static_cast<int64_t>(std::floor((lo + 100.0) / cell));
+  while (A > 0 && grid(A) > lo) --A;
+  int64_t B = static_cast<int64_t>(std::ceil((hi + 100.0) / cell));
+  while (B < cells && grid(B) < hi) ++B;
+  A = std::clamp<int64_t>(A, 0, cells);
+  B = std::clamp<int64_t>(B, 0, cells);
+  if (B - A < 1) return 0;
+  // Depth k: cell range [i 2^(40-k), (i + 1) 2^(40-k)); mid index i 2^(40-k) + 2^(39-k). The walk
+  // goes right while mid <= A (A's bit set), left while mid >= B (B - 1's bit clear), and stops at
+  // the first bit where A and B - 1 differ (A's clear, B - 1's set).
+  const uint64_t diff = static_cast<uint64_t>(A) ^ static_cast<uint64_t>(B - 1);
+  const int k = diff == 0 ? depth : depth - 1 - (63 - std::countl_zero(diff));
+  const int64_t width = int64_t{1} << (depth - k);
+  const int64_t lo_index = A & ~(width - 1);
+  a = grid(lo_index);
+  b = grid(lo_index + width);
+  return k;
+}
+
+/// The bisection loop of ndtri_exp_bisect from step k with a and b as they are then, given that
+/// f(mid) < y for every mid <= lo_safe and f(mid) >= y for every mid >= hi_safe (f is
+/// log_ndtr_single); f is evaluated only between them. Stops once mid equals a or b: every later
+/// step would compute that same mid again (a = mid changes nothing; b = mid = a makes a == b).
+inline double bisect_from(double y, int k, double a, double b, double lo_safe, double hi_safe) {
   double mid = 0;
-  for (int k = 0; k < 100; ++k) {
-    mid = (a + b) / 2;
-    if (mid == a || mid == b) break;  // a fixed point: every later step computes this mid again
-    const bool below = mid <= lo_safe ? true : mid >= hi_safe ? false : log_ndtr_single(mid) < y;
-    if (below) a = mid; else b = mid;
+  for (; k < 100; ++k) {
+    mid = (a + b) * 0.5;  // == (a + b) / 2, exactly
+    if (mid == a || mid == b) break;
+    bool below;
+    if (mid <= lo_safe) below = true;
+    else if (mid >= hi_safe) below = false;
+    else below = log_ndtr_single(mid) < y;
+    a = below ? mid : a;
+    b = below ? b : mid;
   }
   return mid;
+}
+
+/// A window [lo, hi] around the root of log_ndtr_single(x) = y with f(mid) < y for every
+/// mid <= lo and f(mid) >= y for every mid >= hi (f = log_ndtr_single), so that the bisection of
+/// ndtri_exp_bisect ends in [lo - 1 ulp, hi + 1 ulp]. ok = false when none was established.
+///
+/// A Newton step from approx_ndtri_exp gives the root x1; lo = x1 - h and hi = x1 + h are accepted
+/// when f(lo) < y - delta and f(hi) > y + delta, where delta = 2^-46 (1 + |y|) is far above twice
+/// the error of f against the increasing function log Phi (a few ulps of 1 + |y|: libm's
+/// erf/erfc/log and the rounding of a/sqrt(2)): then f(mid) <= log Phi(mid) + err <=
+/// log Phi(lo) + err <= f(lo) + 2 err < y for mid <= lo, and likewise above hi.
+struct NdtriWindow {
+  double x1 = 0, lo = 0, hi = 0;
+  bool ok = false;
+};
+inline NdtriWindow ndtri_exp_window(double y) {
+  NdtriWindow w;
+  if (!(y < 0 && y > -700)) return w;  // log_ndtr_single(-100) < y too
+  const double x0 = approx_ndtri_exp(y);
+  if (!std::isfinite(x0)) return w;
+  const double f0 = log_ndtr_single(x0);
+  const double slope = std::exp(-0.5 * x0 * x0 - 0.91893853320467274178 - f0);  // (log Phi)' = phi / Phi
+  if (!(slope > 0 && std::isfinite(slope))) return w;
+  w.x1 = x0 - (f0 - y) / slope;
+  const double delta = 0x1p-46 * (1 + std::fabs(y));
+  const double h = 2 * delta / slope + 8 * (std::fabs(w.x1) * 0x1p-52 + 0x1p-1074);
+  w.lo = w.x1 - h;
+  w.hi = w.x1 + h;
+  const double f_lo = log_ndtr_single(w.lo), f_hi = log_ndtr_single(w.hi);  // independent: overlapped
+  w.ok = f_lo < y - delta && f_hi > y + delta && w.lo > -100 && w.hi < 100;
+  return w;
+}
+
+/// ndtri_exp_bisect(y), bit for bit, with a sixth of its log_ndtr_single evaluations, and those
+/// independent of each other (so the CPU overlaps them). The bisection's result is fixed by the
+/// outcomes of `f(mid) < y` (f = log_ndtr_single) along its path; with the window of
+/// ndtri_exp_window, mids <= lo and >= hi need no evaluation:
+///  - the steps before the first mid in (lo, hi) need no arithmetic (bisect_to_window);
+///  - the rest of the path (about 20 steps) is predicted with "mid < x1", f is evaluated at each
+///    predicted mid in (lo, hi) (about ten, at once), and each prediction is checked against those
+///    values; from the first wrong one on, the loop goes on one evaluated step at a time;
+///  - the loop stops once mid equals a or b (a fixed point of the recursion).
+/// Without a window (y out of the usual range, or a check failed), the reference loop runs,
+/// stopped at its fixed point.
+inline double ndtri_exp(double y) {
+  constexpr double inf = std::numeric_limits<double>::infinity();
+  static const double f_low = log_ndtr_single(-100.0);
+  if (f_low > y) return bisect_from(y, 0, 100, -100, -inf, inf);
+  const NdtriWindow w = ndtri_exp_window(y);
+  if (!w.ok) return bisect_from(y, 0, -100, 100, -inf, inf);
+  const double lo = w.lo, hi = w.hi, x1 = w.x1;
+  double a = -100, b = 100;
+  // The predicted path from the first step with a mid in (lo, hi): "mid < x1" (which is also
+  // right for every mid <= lo or >= hi). Branch-free, as the outcomes are coin flips.
+  const int k0 = bisect_to_window(lo, hi, a, b);
+  double mids[100];
+  int steps = 0;
+  double pa = a, pb = b;
+  for (int k = k0; k < 100; ++k) {
+    const double mid = (pa + pb) * 0.5;
+    if (mid == pa || mid == pb) break;
+    mids[steps++] = mid;
+    const bool below = mid < x1;
+    pa = below ? mid : pa;
+    pb = below ? pb : mid;
+  }
+  // f at every predicted mid inside: independent evaluations.
+  double values[100];
+  for (int i = 0; i < steps; ++i) values[i] = mids[i] > lo && mids[i] < hi ? log_ndtr_single(mids[i]) : 0.0;
+  // Check each predicted outcome against the true one.
+  int wrong = steps;
+  for (int i = 0; i < steps; ++i) {
+    const bool inside = mids[i] > lo && mids[i] < hi;
+    const bool below = (inside & (values[i] < y)) | (!inside & (mids[i] <= lo));
+    if (below != (mids[i] < x1)) {
+      wrong = i;
+      break;
+    }
+  }
+  if (wrong == steps) return k0 + steps == 100 ? mids[steps - 1] : bisect_from(y, k0 + steps, pa, pb, lo, hi);
+  // Off the prediction at step `wrong`: redo the path up to it, then go on step by step.
+  for (int i = 0; i < wrong; ++i) {
+    const bool below = mids[i] < x1;
+    a = below ? mids[i] : a;
+    b = below ? b : mids[i];
+  }
+  const bool below = !(mids[wrong] < x1);
+  a = below ? mids[wrong] : a;
+  b = below ? b : mids[wrong];
+  return k0 + wrong + 1 == 100 ? mids[wrong] : bisect_from(y, k0 + wrong + 1, a, b, lo, hi);
 }
 
 /// `ppf(q, a, b)` of the standard normal truncated to [a, b], one element; `log_mass` is
@@ -260,6 +355,25 @@ inline double ppf(double q, double a, double b, double log_mass, const numpy::Ma
   if (q == 1) out = b;
   if (a == b) out = std::numeric_limits<double>::quiet_NaN();
   return out;
+}
+
+/// ppf(q, a, b, log_mass) to within `radius`: |value - ppf(...)| <= radius, guaranteed (see
+/// ndtri_exp_window: the exact result lies in its window, give or take an ulp). radius is 0 when
+/// value is exact (the special cases, or no window, where the exact ppf is computed).
+struct ApproxValue {
+  double value, radius;
+};
+inline ApproxValue ppf_approx(double q, double a, double b, double log_mass, const numpy::Math& m) {
+  if (q == 0 || q == 1 || a == b) return {ppf(q, a, b, log_mass, m), 0.0};
+  const bool lower = a < 0;
+  const double y = lower ? numpy::logaddexp(log_ndtr_single(a), m.log(q) + log_mass)
+                         : numpy::logaddexp(log_ndtr_single(-b), m.log1p(-q) + log_mass);
+  static const double f_low = log_ndtr_single(-100.0);
+  const NdtriWindow w = f_low > y ? NdtriWindow{} : ndtri_exp_window(y);
+  if (!w.ok) return {ppf(q, a, b, log_mass, m), 0.0};
+  const double radius =
+      std::max(w.hi - w.x1, w.x1 - w.lo) + 2 * std::max(std::fabs(w.lo), std::fabs(w.hi)) * 0x1p-52 + 0x1p-1073;
+  return {lower ? w.x1 : -w.x1, radius};
 }
 
 /// `ppf(q, a, b)` of the standard normal truncated to [a, b], one element.
@@ -474,6 +588,9 @@ class TpeSampler final : public Sampler {
     std::optional<double> q;
     bool log = false;
     bool degenerate = false;  // some a_k == b_k: NaN densities, left to the scalar code
+    // Bounds for propose_from_approximations: |d/dx log_pdf| <= lipschitz on [low, high], and the
+    // rounding error of one log_pdf evaluation v is at most 64 u (error_scale + |v|) + 8 u n.
+    double lipschitz = 0, error_scale = 0;
 
     detail::simd::MixtureView view() const {
       return {mus.data(), sigmas.data(), a.data(), b.data(), log_mass.data(), log_weights.data(), mus.size()};
@@ -521,10 +638,16 @@ class TpeSampler final : public Sampler {
   /// candidates from l, keep the best log l - log g. Fast: the AVX2/FMA mixture kernel.
   template <bool Fast>
   double propose(const Distribution& distribution) {
-    fit(below_, distribution, l_);
-    fit(above_, distribution, g_);
+    fit<Fast>(below_, distribution, l_);
+    fit<Fast>(above_, distribution, g_);
+    // `l.sample(rng, n_ei_candidates)`: the components, then the quantiles.
     const std::size_t n_candidates = static_cast<std::size_t>(options_.n_ei_candidates());
-    sample(l_, n_candidates);
+    active_ = rng_.choice(l_.weights.size(), n_candidates, l_.weights);
+    quantiles_ = rng_.uniform(0.0, 1.0, n_candidates);
+    if (const std::optional<double> fast = propose_from_approximations<Fast>()) return *fast;
+
+    candidates_.resize(n_candidates);
+    for (std::size_t i = 0; i < n_candidates; ++i) candidates_[i] = l_.from_transformed(candidate_point(i), math_);
     // Both estimators see the same transformed candidates.
     xs_.resize(n_candidates);
     for (std::size_t i = 0; i < n_candidates; ++i) xs_[i] = l_.log ? math_.log(candidates_[i]) : candidates_[i];
@@ -541,6 +664,67 @@ class TpeSampler final : public Sampler {
     return candidates_[best];
   }
 
+  /// Candidate i in l's transformed space, exactly: the truncated normal's ppf of quantile i
+  /// (a[k], b[k], log_mass[k] are (low - mu)/sigma, (high - mu)/sigma and their log mass).
+  double candidate_point(std::size_t i) const {
+    const std::size_t k = active_[i];
+    return detail::truncnorm::ppf(quantiles_[i], l_.a[k], l_.b[k], l_.log_mass[k], math_) * l_.sigmas[k] + l_.mus[k];
+  }
+
+  /// The same proposal, bit for bit, without the exact candidates where they are not needed:
+  /// each candidate's ppf is taken from its guaranteed window (detail::truncnorm::ppf_approx: one
+  /// Newton step and two checks, instead of ~15 evaluations), the scores log l - log g are
+  /// computed at those points, and each score's distance to the exact one is bounded by
+  /// (Lipschitz constant of the scores) x (distance of the points) + (rounding error of both
+  /// evaluations). When the best approximate score beats every other one by more than both
+  /// bounds, the exact argmax is the same candidate, and only its ppf is computed exactly. Else
+  /// (close scores, a candidate too near a bound of the range, a NaN): nullopt, and the caller
+  /// computes everything exactly. Continuous float distributions only (a step or an int rounds
+  /// the candidates, which is not continuous).
+  template <bool Fast>
+  std::optional<double> propose_from_approximations() {
+    const auto* f = std::get_if<FloatDistribution>(&l_.distribution);
+    if (!f || f->step || l_.degenerate || g_.degenerate) return std::nullopt;
+    constexpr double u = 0x1p-53;  // unit roundoff
+    const std::size_t m = active_.size();
+    xs_.resize(m);
+    radius_.resize(m);
+    for (std::size_t i = 0; i < m; ++i) {
+      const std::size_t k = active_[i];
+      const auto [t, t_radius] =
+          detail::truncnorm::ppf_approx(quantiles_[i], l_.a[k], l_.b[k], l_.log_mass[k], math_);
+      const double x = t * l_.sigmas[k] + l_.mus[k];
+      const double v = l_.log ? math_.log(math_.exp(x)) : x;  // what log_pdf sees of from_transformed(x)
+      double r = 0;  // t exact: v is the exact path's point, bit for bit
+      if (t_radius > 0) {
+        // x: two roundings on each side; v: exp then log add a few ulps of 1 + |x| on each side.
+        r = l_.sigmas[k] * t_radius * (1 + 8 * u) + 4 * u * (std::fabs(t) * l_.sigmas[k] + std::fabs(x)) + 0x1p-1070;
+        if (l_.log) r += 16 * u * (1 + std::fabs(x));
+        // Both points must lie in [low, high], where no component truncates (z in [a_k, b_k]).
+        if (!(v - r >= l_.low && v + r <= l_.high && v - r >= g_.low && v + r <= g_.high)) return std::nullopt;
+      }
+      xs_[i] = v;
+      radius_[i] = r;
+    }
+    log_pdf<Fast>(l_, log_l_);
+    log_pdf<Fast>(g_, log_g_);
+    std::size_t best = 0;
+    for (std::size_t i = 0; i < m; ++i) {
+      if (!std::isfinite(log_l_[i] - log_g_[i])) return std::nullopt;
+      if (log_l_[i] - log_g_[i] > log_l_[best] - log_g_[best]) best = i;
+    }
+    auto bound = [&](std::size_t i) {
+      if (radius_[i] == 0) return 0.0;
+      const double rounding = 64 * u * (l_.error_scale + std::fabs(log_l_[i]) + g_.error_scale + std::fabs(log_g_[i])) +
+                              8 * u * static_cast<double>(l_.mus.size() + g_.mus.size());
+      return ((l_.lipschitz + g_.lipschitz) * radius_[i] + 2 * rounding) * (1 + 0x1p-20);
+    };
+    const double floor = log_l_[best] - log_g_[best] - bound(best);
+    for (std::size_t i = 0; i < m; ++i)
+      if (i != best && !(log_l_[i] - log_g_[i] + bound(i) < floor)) return std::nullopt;
+    return l_.from_transformed(candidate_point(best), math_);
+  }
+
 #if NORMLAB_TPE_X86_SIMD
   /// propose<true> with every call inlined and compiled for AVX2 and FMA: std::fma becomes one
   /// instruction instead of a libm call (same result, it is exactly rounded either way).
@@ -548,20 +732,6 @@ class TpeSampler final : public Sampler {
     return propose<true>(distribution);
   }
 #endif
-
-  /// `sample(rng, size)` of the estimator p into candidates_: transformed-space draws mapped back
-  /// to the external representation.
-  void sample(const Parzen& p, std::size_t size) {
-    const std::vector<std::size_t> active = rng_.choice(p.weights.size(), size, p.weights);
-    const std::vector<double> quantiles = rng_.uniform(0.0, 1.0, size);
-    candidates_.resize(size);
-    for (std::size_t i = 0; i < size; ++i) {
-      const std::size_t k = active[i];
-      // a[k], b[k], log_mass[k] are (low - mu)/sigma, (high - mu)/sigma and their log mass.
-      const double x = detail::truncnorm::ppf(quantiles[i], p.a[k], p.b[k], p.log_mass[k], math_) * p.sigmas[k] + p.mus[k];
-      candidates_[i] = p.from_transformed(x, math_);
-    }
-  }
 
   /// `log_pdf` of p at every transformed candidate xs_ into out.
   template <bool Fast>
@@ -628,21 +798,34 @@ class TpeSampler final : public Sampler {
   }
 
   /// `_split_observation_pairs`: stable lexicographic sort of (step, value), first n_below below.
+  /// Only which observations are the first n_below matters, so they are selected (nth_element on
+  /// keys that order like numpy's sort, the index breaking ties as a stable sort does) rather than
+  /// sorted; and the selection is kept for the next call with the same scores (the other
+  /// parameters of the same trial).
   void split(const std::vector<Score>& scores, const std::vector<double>& values, int n_below,
              std::vector<double>& below, std::vector<double>& above) {
-    std::vector<std::size_t>& order = order_;
-    order.resize(scores.size());
-    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
-    std::stable_sort(order.begin(), order.end(), [&](std::size_t i, std::size_t j) {
-      const Score& x = scores[i];
-      const Score& y = scores[j];
-      if (detail::numpy::sort_less(x.step, y.step)) return true;
-      if (detail::numpy::sort_less(y.step, x.step)) return false;
-      return detail::numpy::sort_less(x.value, y.value);
-    });
-    is_below_.assign(scores.size(), 0);
-    const std::size_t k = std::min(order.size(), static_cast<std::size_t>(std::max(n_below, 0)));
-    for (std::size_t i = 0; i < k; ++i) is_below_[order[i]] = 1;
+    const bool same = n_below == split_n_below_ && scores.size() == split_scores_.size() &&
+                      (scores.empty() || std::memcmp(scores.data(), split_scores_.data(), scores.size() * sizeof(Score)) == 0);
+    if (!same) {
+      split_scores_ = scores;
+      split_n_below_ = n_below;
+      // numpy's order of doubles (-0 == 0, NaN last and all NaNs equal) as unsigned integers.
+      auto key = [](double d) -> uint64_t {
+        if (std::isnan(d)) return ~uint64_t{0};
+        const uint64_t bits = std::bit_cast<uint64_t>(d == 0 ? 0.0 : d);
+        return bits >> 63 ? ~bits : bits | (uint64_t{1} << 63);
+      };
+      split_keys_.resize(scores.size());
+      for (std::size_t i = 0; i < scores.size(); ++i)
+        split_keys_[i] = {key(scores[i].step), key(scores[i].value), i};
+      is_below_.assign(scores.size(), 0);
+      const std::size_t k = std::min(scores.size(), static_cast<std::size_t>(std::max(n_below, 0)));
+      auto less = [](const SplitKey& x, const SplitKey& y) {
+        return x.step != y.step ? x.step < y.step : x.value != y.value ? x.value < y.value : x.index < y.index;
+      };
+      if (k > 0 && k < split_keys_.size()) std::nth_element(split_keys_.begin(), split_keys_.begin() + (k - 1), split_keys_.end(), less);
+      for (std::size_t i = 0; i < k; ++i) is_below_[split_keys_[i].index] = 1;
+    }
     below.clear();
     above.clear();
     for (std::size_t i = 0; i < scores.size(); ++i) {
@@ -651,7 +834,26 @@ class TpeSampler final : public Sampler {
     }
   }
 
+  /// math_.log / math_.log1p of n values (vectorised with Fast).
+  template <bool Fast>
+  void log_array(const double* in, double* out, std::size_t n) const {
+#if NORMLAB_TPE_X86_SIMD
+    if constexpr (Fast)
+      if (math_.mode == NumpyMath::Avx512Skx) return detail::simd::log_svml_array_avx2(in, out, n);
+#endif
+    for (std::size_t k = 0; k < n; ++k) out[k] = math_.log(in[k]);
+  }
+  template <bool Fast>
+  void log1p_array(const double* in, double* out, std::size_t n) const {
+#if NORMLAB_TPE_X86_SIMD
+    if constexpr (Fast)
+      if (math_.mode == NumpyMath::Avx512Skx) return detail::simd::log1p_svml_array_avx2(in, out, n);
+#endif
+    for (std::size_t k = 0; k < n; ++k) out[k] = math_.log1p(in[k]);
+  }
+
   /// `_ParzenEstimator(observations, {name: distribution}, parameters)` (univariate), into p.
+  template <bool Fast>
   void fit(const std::vector<double>& observations, const Distribution& distribution, Parzen& p) {
     p.distribution = distribution;
     p.q.reset();
@@ -675,8 +877,7 @@ class TpeSampler final : public Sampler {
     const double total = detail::numpy::sum(p.weights);
     for (auto& v : p.weights) v /= total;
     p.log_weights.resize(p.weights.size());
-    for (std::size_t k = 0; k < p.weights.size(); ++k)  // equal weights (the usual case) share one log
-      p.log_weights[k] = k > 0 && p.weights[k] == p.weights[k - 1] ? p.log_weights[k - 1] : math_.log(p.weights[k]);
+    log_array<Fast>(p.weights.data(), p.log_weights.data(), p.weights.size());
 
     // _calculate_parzen_bounds
     std::visit(
@@ -711,8 +912,8 @@ class TpeSampler final : public Sampler {
     // _calculate_numerical_params (univariate)
     const double low = p.low, high = p.high;
     std::vector<double>& mus = p.mus;
-    mus.clear();
-    for (double v : observations) mus.push_back(p.log ? math_.log(v) : v);
+    mus.assign(observations.begin(), observations.end());
+    if (p.log) log_array<Fast>(mus.data(), mus.data(), n);
     if (consider_prior) mus.push_back(0.5 * (low + high));
     const std::size_t count = mus.size();
     detail::numpy::argsort_into(mus.data(), count, sorted_indices_);
@@ -742,12 +943,28 @@ class TpeSampler final : public Sampler {
     p.b.resize(count);
     p.log_mass.resize(count);
     p.degenerate = false;
+    // log_gauss_mass(a, b); where a <= 0 < b (the usual case) that is log1p(-ndtr(a) - ndtr(-b)),
+    // whose log1p runs over the whole array at once.
     for (std::size_t k = 0; k < count; ++k) {
-      p.a[k] = (low - mus[k]) / p.sigmas[k];
-      p.b[k] = (high - mus[k]) / p.sigmas[k];
-      p.log_mass[k] = detail::truncnorm::log_gauss_mass(p.a[k], p.b[k], math_);
-      p.degenerate = p.degenerate || p.a[k] == p.b[k];
+      const double a = (low - mus[k]) / p.sigmas[k], b = (high - mus[k]) / p.sigmas[k];
+      p.a[k] = a;
+      p.b[k] = b;
+      p.degenerate = p.degenerate || a == b;
+      p.log_mass[k] = b <= 0 || a > 0 ? std::numeric_limits<double>::quiet_NaN()
+                                      : -detail::truncnorm::ndtr(a, math_) - detail::truncnorm::ndtr(-b, math_);
     }
+    log1p_array<Fast>(p.log_mass.data(), p.log_mass.data(), count);
+    for (std::size_t k = 0; k < count; ++k)
+      if (p.b[k] <= 0 || p.a[k] > 0) p.log_mass[k] = detail::truncnorm::log_gauss_mass(p.a[k], p.b[k], math_);
+    double min_sigma2 = std::numeric_limits<double>::infinity(), z_max = 0, terms_max = 0;
+    for (std::size_t k = 0; k < count; ++k) {
+      min_sigma2 = std::min(min_sigma2, p.sigmas[k] * p.sigmas[k]);
+      z_max = std::max({z_max, std::fabs(p.a[k]), std::fabs(p.b[k])});
+      terms_max = std::max(terms_max, std::fabs(p.log_mass[k]) + std::fabs(p.log_weights[k]));
+    }
+    // d/dx log sum_k w_k N_k(x) is a weighted mean of -(x - mu_k) / sigma_k^2.
+    p.lipschitz = (high - low) / min_sigma2 * (1 + 0x1p-20);
+    p.error_scale = 0.5 * z_max * z_max + terms_max + 8;
   }
 
   TpeOptions options_;
@@ -757,7 +974,15 @@ class TpeSampler final : public Sampler {
   // Scratch reused by every call (a sampler is used under its study's lock, one call at a time).
   std::vector<Score> scores_;
   std::vector<double> values_, below_, above_, ends_, sorted_sigmas_, candidates_, xs_, log_l_, log_g_, weighted_;
-  std::vector<std::size_t> order_, sorted_indices_;
+  std::vector<double> quantiles_, radius_;
+  std::vector<std::size_t> active_, order_, sorted_indices_;
+  struct SplitKey {
+    uint64_t step, value;
+    std::size_t index;
+  };
+  std::vector<Score> split_scores_;  // the scores is_below_ was computed for
+  int split_n_below_ = -1;
+  std::vector<SplitKey> split_keys_;
   std::vector<char> is_below_;
   Parzen l_, g_;
 };

@@ -14,6 +14,10 @@
 #include <utility>
 #include <vector>
 
+// distribution.hpp says detail:: meaning normlab::detail inside namespace normlab::search: it must be
+// read before normlab::search::detail exists.
+#include "normlab/search/distribution.hpp"
+
 // Fused multiply-adds happen only where numpy's kernels use them (std::fma); see random.hpp.
 #if defined(__clang__)
 #pragma float_control(push)

@@ -127,6 +127,103 @@ NORMLAB_TPE_AVX2 inline __m256d exp_svml_avx2(__m256d x) {
   return _mm256_mul_pd(p, scale);
 }
 
+/// numpy::svml_log_core on four lanes (m in [1, 2), e the exponent, low_scaled the low part).
+NORMLAB_TPE_AVX2 inline __m256d svml_log_core_avx2(__m256d m, __m256d e, __m256d low_scaled) {
+  __m256d steps = _mm256_setzero_pd();  // how many of numpy::svml_rcp_steps lie at or below m
+  const __m256d one = _mm256_set1_pd(1.0);
+  for (int i = 0; i < 16; ++i)
+    steps = _mm256_add_pd(steps, _mm256_and_pd(_mm256_cmp_pd(m, _mm256_set1_pd(numpy::svml_rcp_steps[i]), _CMP_GE_OQ), one));
+  const __m256d rcp = _mm256_sub_pd(one, _mm256_mul_pd(steps, _mm256_set1_pd(1.0 / 32.0)));  // steps / 32, exact
+  __m256d r = _mm256_fmsub_pd(rcp, m, one);  // fma(rcp, m, -1)
+  r = _mm256_fmadd_pd(low_scaled, rcp, r);
+  // svml_log_table[steps == 0 ? 0 : 16 - steps] == svml_log_table[(16 - steps) & 15]
+  const __m128i index = _mm_and_si128(_mm_sub_epi32(_mm_set1_epi32(16), _mm256_cvtpd_epi32(steps)), _mm_set1_epi32(15));
+  const __m256d table = _mm256_i32gather_pd(numpy::svml_log_table, index, 8);
+  e = _mm256_add_pd(e, _mm256_and_pd(_mm256_cmp_pd(rcp, _mm256_set1_pd(0.75), _CMP_LT_OQ), one));
+  const __m256d c0 = _mm256_set1_pd(0x1.c81cd309d7c70p-4), c1 = _mm256_set1_pd(-0x1.007357e93af62p-3),
+                c2 = _mm256_set1_pd(0x1.249229cee81efp-3), c3 = _mm256_set1_pd(-0x1.55553fb28db06p-3),
+                c4 = _mm256_set1_pd(0x1.9999999cc9f5cp-3), c5 = _mm256_set1_pd(-0x1.00000000c05bdp-2),
+                c6 = _mm256_set1_pd(0x1.5555555555466p-2), c7 = _mm256_set1_pd(-0x1.fffffffffffc6p-2),
+                ln2 = _mm256_set1_pd(0x1.62e42fefa39efp-1);
+  const __m256d r2 = _mm256_mul_pd(r, r);
+  const __m256d r4 = _mm256_mul_pd(r2, r2);
+  __m256d p = _mm256_fmadd_pd(c0, r, c1);
+  const __m256d p2 = _mm256_fmadd_pd(c2, r, c3);
+  __m256d q = _mm256_fmadd_pd(c4, r, c5);
+  const __m256d q2 = _mm256_fmadd_pd(c6, r, c7);
+  p = _mm256_fmadd_pd(r2, p, p2);
+  q = _mm256_fmadd_pd(r2, q, q2);
+  p = _mm256_fmadd_pd(r4, p, q);
+  p = _mm256_fmadd_pd(r2, p, r);
+  return _mm256_fmadd_pd(ln2, e, _mm256_add_pd(table, p));
+}
+
+/// x = m 2^e, m in [1, 2), for lanes holding normal positive doubles (numpy::split_mantissa).
+NORMLAB_TPE_AVX2 inline void split_mantissa_avx2(__m256d x, __m256d& m, __m256d& e) {
+  const __m256i bits = _mm256_castpd_si256(x);
+  m = _mm256_castsi256_pd(_mm256_or_si256(_mm256_and_si256(bits, _mm256_set1_epi64x(0x000fffffffffffffLL)),
+                                          _mm256_set1_epi64x(0x3ff0000000000000LL)));
+  // The biased exponent (< 2^11) as a double: OR it into the mantissa of 2^52, subtract 2^52.
+  const __m256i biased = _mm256_srli_epi64(bits, 52);
+  const __m256d big = _mm256_set1_pd(0x1p52);
+  e = _mm256_sub_pd(_mm256_sub_pd(_mm256_castsi256_pd(_mm256_or_si256(biased, _mm256_castpd_si256(big))), big),
+                    _mm256_set1_pd(1023.0));
+}
+
+/// out[k] = numpy::log_svml(in[k]) (in and out may be the same array).
+NORMLAB_TPE_AVX2 __attribute__((flatten)) inline void log_svml_array_avx2(const double* in, double* out, std::size_t n) {
+  const __m256d smallest = _mm256_set1_pd(0x1p-1022), largest = _mm256_set1_pd(std::numeric_limits<double>::max());
+  std::size_t k = 0;
+  for (; k + 4 <= n; k += 4) {
+    const __m256d x = _mm256_loadu_pd(in + k);
+    // Normal positive finite lanes; the rest (0, negatives, NaN, inf, subnormals) go scalar.
+    const __m256d ok = _mm256_and_pd(_mm256_cmp_pd(x, smallest, _CMP_GE_OQ), _mm256_cmp_pd(x, largest, _CMP_LE_OQ));
+    __m256d m, e;
+    split_mantissa_avx2(x, m, e);
+    const __m256d res = svml_log_core_avx2(m, e, _mm256_setzero_pd());
+    const int okbits = _mm256_movemask_pd(ok);
+    _mm256_storeu_pd(out + k, res);
+    if (okbits != 0xf)
+      for (int j = 0; j < 4; ++j)
+        if (!(okbits >> j & 1)) out[k + j] = numpy::log_svml(in[k + j]);
+  }
+  for (; k < n; ++k) out[k] = numpy::log_svml(in[k]);
+}
+
+/// out[k] = numpy::log1p_svml(in[k]) (in and out may be the same array).
+NORMLAB_TPE_AVX2 __attribute__((flatten)) inline void log1p_svml_array_avx2(const double* in, double* out,
+                                                                            std::size_t n) {
+  const __m256d one = _mm256_set1_pd(1.0), minus_one = _mm256_set1_pd(-1.0);
+  const __m256d largest = _mm256_set1_pd(0x1p999);
+  const __m256d sign = _mm256_set1_pd(-0.0);
+  std::size_t k = 0;
+  for (; k + 4 <= n; k += 4) {
+    const __m256d x = _mm256_loadu_pd(in + k);
+    // -1 < x <= 2^999 (1 + x is then a normal number >= 2^-53); the rest go scalar.
+    const __m256d ok = _mm256_and_pd(_mm256_cmp_pd(x, minus_one, _CMP_GT_OQ), _mm256_cmp_pd(x, largest, _CMP_LE_OQ));
+    const __m256d xp1 = _mm256_add_pd(one, x);
+    // min(1, x) - (xp1 - max(1, x)); std::min/max(1, x) return 1 unless x < 1 / 1 < x.
+    const __m256d mn = _mm256_blendv_pd(one, x, _mm256_cmp_pd(x, one, _CMP_LT_OQ));
+    const __m256d mx = _mm256_blendv_pd(one, x, _mm256_cmp_pd(one, x, _CMP_LT_OQ));
+    const __m256d low = _mm256_sub_pd(mn, _mm256_sub_pd(xp1, mx));
+    __m256d m, e;
+    split_mantissa_avx2(xp1, m, e);
+    // ldexp(low, -e) == low * 2^-e (one correctly rounded product either way); e in [-53, 999] here.
+    const __m256d magic = _mm256_set1_pd(0x1.8p52);
+    const __m256i e_int = _mm256_sub_epi64(_mm256_castpd_si256(_mm256_add_pd(e, magic)), _mm256_castpd_si256(magic));
+    const __m256d scale = _mm256_castsi256_pd(_mm256_slli_epi64(_mm256_sub_epi64(_mm256_set1_epi64x(1023), e_int), 52));
+    const __m256d low_scaled = _mm256_mul_pd(low, scale);
+    const __m256d res = svml_log_core_avx2(m, e, low_scaled);
+    const __m256d signed_res = _mm256_or_pd(res, _mm256_and_pd(x, sign));
+    const int okbits = _mm256_movemask_pd(ok);
+    _mm256_storeu_pd(out + k, signed_res);
+    if (okbits != 0xf)
+      for (int j = 0; j < 4; ++j)
+        if (!(okbits >> j & 1)) out[k + j] = numpy::log1p_svml(in[k + j]);
+  }
+  for (; k < n; ++k) out[k] = numpy::log1p_svml(in[k]);
+}
+
 /// out[k] = exp_svml(in[k] - shift), k < n (in and out may be the same array).
 NORMLAB_TPE_AVX2 __attribute__((flatten)) inline void exp_shifted_avx2(const double* in, double shift, double* out,
                                                                        std::size_t n) {

@@ -1,0 +1,126 @@
+#include <catch2/catch.hpp>
+#include <normlab/normlab.hpp>
+#include <normlab/train/multi_variant.hpp>
+
+#include "../golden.hpp"
+
+using namespace normlab;
+
+namespace {
+using Protocol = Pipeline<normalize::Runtime, LeNet, device::Cpu>;
+
+RunOptions fixture_options(int epochs, int64_t train_limit, int64_t test_limit) {
+  RunOptions o;
+  o.data_root = testing::test_data_dir();
+  o.epochs = epochs;
+  o.train_limit = train_limit;
+  o.test_limit = test_limit;
+  o.threads = 1;
+  o.log = nullptr;
+  return o;
+}
+
+const data::TrainTest& fixture() {
+  static const data::TrainTest data = data::Mnist::load(testing::test_data_dir());
+  return data;
+}
+
+// Relative agreement to 1e-5 (absolute near 0).
+bool close(double a, double b) { return std::abs(a - b) <= 1e-5 * std::max({1.0, std::abs(a), std::abs(b)}); }
+}  // namespace
+
+TEST_CASE("K variants trained at once equal each variant trained alone, over an epoch", "[train][multi_variant]") {
+  // The whole fixture: 2,000 training images (32 batches), 1,000 test images, one epoch.
+  auto options = fixture_options(1, 0, 0);
+  options.record_losses = 32;
+  const std::vector<NormalizationValues> variants = {
+      NormalizationValues::uniform(0.1307, 0.3081), NormalizationValues::uniform(0.0, 1.0),
+      NormalizationValues::uniform(-1.5, 0.5), NormalizationValues::uniform(2.25, 1.7)};
+  const auto together = run_variants<Protocol>(options, fixture(), variants);
+  REQUIRE(together.size() == variants.size());
+  for (std::size_t k = 0; k < variants.size(); ++k) {
+    auto alone_options = options;
+    alone_options.normalization = variants[k];
+    const auto alone = Protocol{}.run(alone_options, fixture());
+    const auto& batched = together[k].result;
+    INFO("variant " << k << ": " << variants[k].to_string());
+    REQUIRE(together[k].diverged.empty());
+    REQUIRE(batched.history.size() == 1);
+    REQUIRE(batched.first_losses.size() == alone.first_losses.size());
+    for (std::size_t i = 0; i < alone.first_losses.size(); ++i) {
+      INFO("batch " << i << ": " << batched.first_losses[i] << " vs " << alone.first_losses[i]);
+      REQUIRE(close(batched.first_losses[i], alone.first_losses[i]));
+    }
+    REQUIRE(close(batched.history[0].train_loss, alone.history[0].train_loss));
+    REQUIRE(close(batched.history[0].test_loss, alone.history[0].test_loss));
+    REQUIRE(batched.correct == alone.correct);
+    REQUIRE(batched.total == alone.total);
+    REQUIRE(batched.history[0].lr == alone.history[0].lr);
+  }
+}
+
+TEST_CASE("K variants keep their own learning rates and agree over several epochs", "[train][multi_variant]") {
+  // StepLr changes every variant's lr each epoch; 3 short epochs on 512 images.
+  using Stepped = Pipeline<normalize::Runtime, LeNet, device::Cpu, StepLr<1, 0.5>>;
+  auto options = fixture_options(3, 512, 300);
+  const std::vector<NormalizationValues> variants = {NormalizationValues::uniform(0.5, 0.25),
+                                                     NormalizationValues::uniform(-0.3, 1.2)};
+  const auto together = run_variants<Stepped>(options, fixture(), variants);
+  for (std::size_t k = 0; k < variants.size(); ++k) {
+    auto alone_options = options;
+    alone_options.normalization = variants[k];
+    const auto alone = Stepped{}.run(alone_options, fixture());
+    REQUIRE(together[k].result.history.size() == 3);
+    for (std::size_t e = 0; e < 3; ++e) {
+      const auto& a = alone.history[e];
+      const auto& b = together[k].result.history[e];
+      INFO("variant " << k << " epoch " << e + 1);
+      REQUIRE(b.lr == a.lr);
+      REQUIRE(close(b.train_loss, a.train_loss));
+      REQUIRE(close(b.test_loss, a.test_loss));
+      REQUIRE(b.correct == a.correct);
+    }
+  }
+}
+
+TEST_CASE("a variant stopped by on_epoch ends there; the others go on", "[train][multi_variant]") {
+  auto options = fixture_options(2, 256, 100);
+  VariantOptions more;
+  more.on_epoch = [](std::size_t k, const EpochRecord&) { return k != 1; };
+  const auto runs = run_variants<Protocol>(
+      options, fixture(), {NormalizationValues::uniform(0.1, 0.3), NormalizationValues::uniform(0.2, 0.4)}, more);
+  REQUIRE(runs[0].result.history.size() == 2);
+  REQUIRE_FALSE(runs[0].stopped_early);
+  REQUIRE(runs[1].result.history.size() == 1);
+  REQUIRE(runs[1].stopped_early);
+}
+
+TEST_CASE("a diverging variant is reported as Pipeline::run would throw it", "[train][multi_variant]") {
+  using Diverging = Pipeline<normalize::Runtime, LeNet, Adadelta<1e30>, device::Cpu>;
+  auto options = fixture_options(3, 128, 64);
+  const auto runs = run_variants<Diverging>(options, fixture(), {NormalizationValues::uniform(0.1, 0.3)});
+  REQUIRE_THAT(runs[0].diverged, Catch::Contains("training diverged at epoch"));
+  REQUIRE(runs[0].result.history.size() < 3);
+}
+
+TEST_CASE("a batched study asks K trials, trains them together, tells K results", "[train][multi_variant][study]") {
+  study::StudyOptions study_options;
+  study_options.name = "batched";
+  auto options = fixture_options(1, 256, 100);
+  using RandomSearch = Pipeline<normalize::Runtime, LeNet, device::Cpu, search::Random>;
+  auto data = std::make_shared<const data::TrainTest>(fixture());
+  const auto s = run_study_batched<RandomSearch>(study_options, options, data, 5, 3);
+  const auto trials = s->trials();
+  REQUIRE(trials.size() == 5);  // a round of 3, then a round of 2
+  for (const auto& t : trials) {
+    REQUIRE(t.state == study::TrialState::Complete);
+    REQUIRE(t.intermediate_values.size() == 1);
+    REQUIRE(t.user_attrs.at("total") == "100");
+  }
+  // Each trial's value is what a plain run at its (mean, std) gives.
+  for (std::size_t i : {std::size_t{0}, std::size_t{4}}) {
+    auto o = options;
+    o.normalization = NormalizationValues::uniform(trials[i].params.at("mean"), trials[i].params.at("std"));
+    REQUIRE(RandomSearch{}.run(o, *data).correct == std::stoll(trials[i].user_attrs.at("correct")));
+  }
+}
