@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <vector>
 #include <range/v3/view/iota.hpp>
 #include <range/v3/view/transform.hpp>
 #include <torch/torch.h>
@@ -44,6 +45,13 @@ class EpochOrder {
   }
 
   bool shuffled() const { return order_.defined(); }
+
+  /// The permutation as indices (empty when not shuffled), e.g. for ImageLoaderOptions::order.
+  std::vector<int64_t> indices() const {
+    if (!order_.defined()) return {};
+    const auto* p = order_.data_ptr<int64_t>();
+    return std::vector<int64_t>(p, p + order_.numel());
+  }
 
   /// The batch's images and labels, sliced (or gathered, when shuffled) on the data's device.
   std::pair<torch::Tensor, torch::Tensor> take(const LabelledImages& data, BatchRange r) const {

@@ -40,6 +40,10 @@
 
 #include <torch/torch.h>
 
+#if defined(__GNUC__) && defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
 #include "normlab/image/image.hpp"
 
 namespace normlab::image {
@@ -215,6 +219,37 @@ template <int K>
   }
 }
 
+#if defined(__GNUC__) && defined(__x86_64__)
+/// horizontal_row_fixed with one pixel's R, G, B (and a fourth byte, weighted but unused) in the
+/// four int32 lanes of an SSE register: the same integer sums, clipped by saturating packs, which
+/// clamp exactly as clip8 (the shifted sums lie in -640..639). Reads one byte past the last tap,
+/// so the caller keeps it off the image's last row.
+template <int K>
+__attribute__((target("avx2"))) inline void horizontal_row_fixed_simd(const uint8_t* in, const int* starts,
+                                                                     const int32_t* weights, int count,
+                                                                     uint8_t* __restrict r, uint8_t* __restrict g,
+                                                                     uint8_t* __restrict b) {
+  const __m128i half = _mm_set1_epi32(1 << (kPrecisionBits - 1));
+  for (int i = 0; i < count; ++i) {
+    const uint8_t* p = in + starts[i] * 3;
+    const int32_t* k = weights + static_cast<std::size_t>(i) * K;
+    __m128i acc = half;
+    for (int t = 0; t < K; ++t) {
+      int32_t four;
+      std::memcpy(&four, p + 3 * t, 4);
+      const __m128i px = _mm_cvtepu8_epi32(_mm_cvtsi32_si128(four));
+      acc = _mm_add_epi32(acc, _mm_mullo_epi32(px, _mm_set1_epi32(k[t])));
+    }
+    acc = _mm_srai_epi32(acc, kPrecisionBits);
+    const __m128i words = _mm_packs_epi32(acc, acc);
+    const uint32_t bytes = static_cast<uint32_t>(_mm_cvtsi128_si32(_mm_packus_epi16(words, words)));
+    r[i] = static_cast<uint8_t>(bytes);
+    g[i] = static_cast<uint8_t>(bytes >> 8);
+    b[i] = static_cast<uint8_t>(bytes >> 16);
+  }
+}
+#endif
+
 /// The same with Pillow's own (start, count) bounds: any number of taps.
 [[gnu::always_inline]] inline void horizontal_row_any(const uint8_t* in, const Coefficients& c, int count, uint8_t* __restrict r,
                                uint8_t* __restrict g, uint8_t* __restrict b) {
@@ -271,7 +306,8 @@ struct PassPlan {
 };
 
 /// Both passes; always inlined into a baseline and an AVX2 copy (same integer results, the latter
-/// vectorised wider).
+/// vectorised wider, with SIMD horizontal taps).
+template <bool Simd>
 [[gnu::always_inline]] inline void run_passes(const PassPlan& p) {
   constexpr int32_t half = 1 << (kPrecisionBits - 1);
   const std::size_t plane = static_cast<std::size_t>(p.rows) * p.count_x;
@@ -290,7 +326,19 @@ struct PassPlan {
         pg[i] = in[3 * i + 1];
         pb[i] = in[3 * i + 2];
       }
-    } else if (p.fixed && p.ksize == 3) {
+    }
+#if defined(__GNUC__) && defined(__x86_64__)
+    else if (Simd && p.fixed && p.row_first + r + 1 < p.src->height && p.ksize <= 7) {
+      if (p.ksize == 3) {
+        horizontal_row_fixed_simd<3>(in, p.starts, p.weights, count_x, pr, pg, pb);
+      } else if (p.ksize == 5) {
+        horizontal_row_fixed_simd<5>(in, p.starts, p.weights, count_x, pr, pg, pb);
+      } else {
+        horizontal_row_fixed_simd<7>(in, p.starts, p.weights, count_x, pr, pg, pb);
+      }
+    }
+#endif
+    else if (p.fixed && p.ksize == 3) {
       horizontal_row_fixed<3>(in, p.starts, p.weights, count_x, pr, pg, pb);
     } else if (p.fixed && p.ksize == 5) {
       horizontal_row_fixed<5>(in, p.starts, p.weights, count_x, pr, pg, pb);
@@ -335,14 +383,19 @@ struct PassPlan {
   }
 }
 
-inline void run_passes_baseline(const PassPlan& p) { run_passes(p); }
+inline void run_passes_baseline(const PassPlan& p) { run_passes<false>(p); }
 #if defined(__GNUC__) && defined(__x86_64__)
-__attribute__((target("avx2"))) inline void run_passes_avx2(const PassPlan& p) { run_passes(p); }
+__attribute__((target("avx2"))) inline void run_passes_avx2(const PassPlan& p) { run_passes<true>(p); }
 inline bool cpu_has_avx2() {
   static const bool yes = __builtin_cpu_supports("avx2");
   return yes;
 }
 #endif
+/// Tests set this to run the baseline code on a machine with AVX2 (both must agree byte for byte).
+inline bool& force_baseline_resampler() {
+  static bool force = false;
+  return force;
+}
 
 /**
  * The window [x0, x0 + count_x) x [y0, y0 + count_y) of Pillow's
@@ -392,7 +445,7 @@ inline void resample_window(const Image& src, int out_w, int out_h, int x0, int 
   p.planes = s.planes.data();
   p.sums = s.sums.data();
 #if defined(__GNUC__) && defined(__x86_64__)
-  if (cpu_has_avx2()) return run_passes_avx2(p);
+  if (cpu_has_avx2() && !force_baseline_resampler()) return run_passes_avx2(p);
 #endif
   run_passes_baseline(p);
 }

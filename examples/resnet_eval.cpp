@@ -1,0 +1,84 @@
+// The notebook's ImageNet protocol: a ResNet with pretrained weights (a torch.save'd state_dict)
+// evaluated on an ImageFolder after Resize(256) -> ToTensor -> CenterCrop(224) -> Normalize((m,m,m),
+// (s,s,s)), with the chosen conv1 compensation; optionally fine-tuned for N epochs first.
+// Last line: `accuracy=0.XXXX`.
+
+#include <cstdio>
+#include <iostream>
+#include <normlab/normlab.hpp>
+#include <normlab/train/image_protocol.hpp>
+
+#include "cli.hpp"
+
+using namespace normlab;
+
+template <class Model>
+ImageRunResult run_with(const std::string& compensation, const std::string& device, const ImageRunOptions& o,
+                        const NormalizationValues& v) {
+  auto on = [&]<class Compensation>() {
+    if (device == "cpu") return run_image_protocol<Model, Compensation, device::Cpu>(o, v);
+    if (device == "cuda") return run_image_protocol<Model, Compensation, device::Cuda>(o, v);
+    if (device == "auto") return run_image_protocol<Model, Compensation, device::Auto>(o, v);
+    throw std::invalid_argument("--device expects cpu, cuda or auto (got '" + device + "')");
+  };
+  if (compensation == "notebook") return on.template operator()<compensate::Notebook>();
+  if (compensation == "exact") return on.template operator()<compensate::Exact>();
+  if (compensation == "none") return on.template operator()<compensate::None>();
+  throw std::invalid_argument("--compensation expects notebook, exact or none (got '" + compensation + "')");
+}
+
+int main(int argc, char** argv) try {
+  cli::Args args("resnet_eval", "The notebook's ResNet protocol on an ImageFolder: accuracy for one (mean, std).");
+  args.flag("data", "", "an ImageFolder (one sub-folder per class), or a folder holding train/ and val/ ones")
+      .flag("weights", "", "a state_dict saved by torch.save (scripts/convert_legacy_checkpoint.py for old files); empty: seeded init")
+      .flag("arch", "resnet18", "resnet18 | resnet34 | resnet50")
+      .flag("mean", "0", "Normalize mean, on all three channels")
+      .flag("std", "1", "Normalize std, on all three channels (> 0)")
+      .flag("compensation", "notebook", "notebook (conv1.weight /= std) | exact | none")
+      .flag("epochs", "0", "fine-tuning epochs on DATA/train before the test (0: the notebook's evaluation only)")
+      .flag("batch", "64", "training batch size")
+      .flag("test-batch", "1000", "test batch size")
+      .flag("workers", "2", "decoding threads")
+      .flag("limit", "0", "test on the first K images (0: all)")
+      .flag("classes", "0", "output classes (0: from the weights, else the folder)")
+      .flag("skip-corrupt", "0", "1: skip unreadable images (counted) instead of stopping")
+      .flag("threads", "2", "intra-op threads")
+      .flag("seed", "1998", "torch::manual_seed")
+      .flag("device", "auto", "cpu | cuda | auto")
+      .flag("predictions", "", "FILE.csv: one row per image: path, true class, predicted class, logits");
+  args.parse(argc, argv);
+  if (args.text("data").empty()) throw std::invalid_argument("--data DIR is required (see --help)");
+
+  ImageRunOptions o;
+  o.data = args.text("data");
+  o.weights = args.text("weights");
+  o.epochs = static_cast<int>(args.integer("epochs"));
+  o.train_batch = args.integer("batch");
+  o.test_batch = args.integer("test-batch");
+  o.workers = args.integer("workers");
+  o.limit = args.integer("limit");
+  o.classes = args.integer("classes");
+  o.skip_corrupt = args.integer("skip-corrupt") != 0;
+  o.threads = static_cast<int>(args.integer("threads"));
+  o.seed = static_cast<uint64_t>(args.integer("seed"));
+  o.predictions = args.text("predictions");
+  const auto v = NormalizationValues{{args.number("mean"), args.number("mean"), args.number("mean")},
+                                     {args.number("std"), args.number("std"), args.number("std")}};
+  v.validate();
+
+  const auto& arch = args.text("arch");
+  ImageRunResult r;
+  if (arch == "resnet18") r = run_with<ResNet18>(args.text("compensation"), args.text("device"), o, v);
+  else if (arch == "resnet34") r = run_with<ResNet34>(args.text("compensation"), args.text("device"), o, v);
+  else if (arch == "resnet50") r = run_with<ResNet50>(args.text("compensation"), args.text("device"), o, v);
+  else throw std::invalid_argument("--arch expects resnet18, resnet34 or resnet50 (got '" + arch + "')");
+
+  if (r.skipped) std::fprintf(stderr, "resnet_eval: skipped %lld unreadable image(s)\n", static_cast<long long>(r.skipped));
+  std::printf("correct=%lld total=%lld seconds=%.2f\n", static_cast<long long>(r.correct),
+              static_cast<long long>(r.total), r.seconds);
+  std::printf("accuracy=%.4f\n", r.accuracy);
+  return 0;
+} catch (const std::exception& e) {
+  std::cerr << "resnet_eval: error: " << e.what() << "\n";
+  return 1;
+}

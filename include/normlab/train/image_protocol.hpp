@@ -1,0 +1,241 @@
+#pragma once
+// The notebook's ImageNet protocol (its second half) for an ImageFolder and a ResNet:
+// Resize(256) -> ToTensor -> CenterCrop(224) -> Normalize(mean, std) on three channels, pretrained
+// weights loaded from a torch.save'd state_dict, the chosen conv1 compensation, optionally N epochs
+// of fine-tuning (SGD lr 0.01, momentum 0.9, CrossEntropy, ReduceLROnPlateau('min') on the epoch's
+// training loss), then test accuracy.
+//
+// The notebook's own loop is `for epoch in range(1, epochs)` with epochs = 1: it trains zero epochs,
+// so its study is evaluation-only. Here `epochs` counts training epochs: 0 is the notebook.
+//
+// Images are decoded and transformed once per pass by a multi-threaded loader as uint8; the /255
+// and Normalize run batched on the device (BatchNormalizer), bit-identical to torchvision's.
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <torch/torch.h>
+#include <vector>
+
+#include "normlab/compensate/compensate.hpp"
+#include "normlab/data/batches.hpp"
+#include "normlab/data/dataset.hpp"
+#include "normlab/data/image_folder.hpp"
+#include "normlab/device/device.hpp"
+#include "normlab/image/transforms.hpp"
+#include "normlab/models/state_dict.hpp"
+#include "normlab/normalize/batch_normalizer.hpp"
+#include "normlab/schedule/reduce_on_plateau.hpp"
+#include "normlab/train/progress.hpp"
+
+namespace normlab {
+
+/// Where the images of a protocol run are: `root/train` and `root/val` when both are image
+/// folders, else `root` itself is the folder evaluated (and nothing can be fine-tuned).
+struct ImageFolders {
+  std::optional<std::filesystem::path> train;
+  std::filesystem::path val;
+
+  static ImageFolders find(const std::filesystem::path& root) {
+    const auto train = root / "train", val = root / "val";
+    if (std::filesystem::is_directory(train) && std::filesystem::is_directory(val)) return {train, val};
+    return {std::nullopt, root};
+  }
+};
+
+/// How one run of the image protocol goes; defaults are the notebook's.
+struct ImageRunOptions {
+  std::filesystem::path data;           ///< see ImageFolders::find
+  std::filesystem::path weights;        ///< a torch.save'd state_dict; empty: seeded initialisation
+  int64_t classes = 0;                  ///< 0: from the weights' fc, else the folder's class count
+  int epochs = 0;                       ///< fine-tuning epochs before the test (0: the notebook)
+  int64_t train_batch = 64;
+  int64_t test_batch = 1000;
+  int64_t workers = 2;                  ///< decoding threads
+  int64_t limit = 0;                    ///< first K test images (0: all)
+  int64_t train_limit = 0;              ///< first K training images (0: all)
+  bool skip_corrupt = false;            ///< skip unreadable images (counted) instead of failing
+  int threads = 0;                      ///< intra-op threads (0: leave as is)
+  uint64_t seed = 1998;
+  double lr = 0.01;
+  double momentum = 0.9;
+  std::filesystem::path predictions;    ///< CSV: path, true class, predicted class, logits
+  std::ostream* log = &std::cerr;
+};
+
+struct ImageRunResult {
+  double accuracy = 0;
+  int64_t correct = 0;
+  int64_t total = 0;
+  int64_t skipped = 0;                  ///< corrupt images skipped (skip_corrupt)
+  std::vector<double> train_losses;     ///< per fine-tuning epoch
+  double seconds = 0;
+};
+
+/// A test set decoded and transformed once (uint8 [N, 3, 224, 224]) for many evaluations, e.g.
+/// the trials of a study: each trial then costs only the network's forward passes.
+struct PreparedImages {
+  data::LabelledImages set;
+  std::vector<std::string> paths;
+  std::vector<std::string> classes;
+  int64_t skipped = 0;
+};
+
+template <class Transform = image::NotebookTransform>
+PreparedImages prepare_images(const std::filesystem::path& folder_root, int64_t limit, int64_t workers,
+                              bool skip_corrupt) {
+  data::ImageFolder folder(folder_root);
+  data::ImageBatchLoader<Transform> loader(
+      folder, data::ImageLoaderOptions().batch_size(256).workers(workers).limit(limit).skip_corrupt(skip_corrupt));
+  std::vector<torch::Tensor> images, labels;
+  PreparedImages out;
+  out.classes = folder.classes();
+  for (auto& batch : loader) {
+    images.push_back(batch.images);
+    labels.push_back(batch.labels);
+    out.paths.insert(out.paths.end(), batch.paths.begin(), batch.paths.end());
+  }
+  out.skipped = loader.skipped();
+  if (images.empty()) throw data::DataError("normlab: no readable image in '" + folder_root.string() + "'");
+  out.set = {torch::cat(images), torch::cat(labels)};
+  return out;
+}
+
+namespace detail {
+
+/// Reads the class count a state_dict's final layer was saved with (fc.weight's rows).
+inline int64_t classes_in_weights(const std::filesystem::path& weights) {
+  for (const auto& [name, tensor] : read_state_dict(weights.string()))
+    if (name == "fc.weight") return tensor.size(0);
+  throw StateDictError("normlab: '" + weights.string() + "' has no fc.weight to take the class count from");
+}
+
+inline void write_predictions_header(std::ofstream& out, int64_t classes) {
+  out << "path,true_class,predicted_class";
+  for (int64_t c = 0; c < classes; ++c) out << ",logit_" << c;
+  out << "\n";
+}
+
+inline void write_predictions(std::ofstream& out, const std::vector<std::string>& paths, int64_t first,
+                              const torch::Tensor& labels, const torch::Tensor& logits) {
+  const auto cpu = logits.to(torch::kCPU, torch::kFloat32).contiguous();
+  const auto truth = labels.to(torch::kCPU);
+  const auto predicted = cpu.argmax(1);
+  const auto n = cpu.size(0), classes = cpu.size(1);
+  const float* l = cpu.data_ptr<float>();
+  char number[32];
+  for (int64_t i = 0; i < n; ++i) {
+    const auto& path = paths[static_cast<std::size_t>(first + i)];
+    out << '"' << path << '"' << ',' << truth[i].item<int64_t>() << ',' << predicted[i].item<int64_t>();
+    for (int64_t c = 0; c < classes; ++c) {
+      std::snprintf(number, sizeof number, "%.9g", l[i * classes + c]);
+      out << ',' << number;
+    }
+    out << '\n';
+  }
+}
+
+}  // namespace detail
+
+/// Test accuracy of `net` (eval mode, no grad) on prepared images, normalized on the device.
+template <class Module>
+std::pair<int64_t, int64_t> evaluate_images(Module& net, const PreparedImages& images, BatchNormalizer& normalize,
+                                            torch::Device device, int64_t batch, std::ofstream* predictions) {
+  net->eval();
+  torch::NoGradGuard no_grad;
+  data::EpochOrder order(images.set.size(), false);  // the DataLoader iterator's draw, as the notebook
+  int64_t correct = 0;
+  for (auto range : data::batch_ranges(images.set.size(), batch)) {
+    auto [raw, labels] = order.take(images.set, range);
+    auto logits = net->forward(normalize(raw.to(device)));
+    correct += logits.argmax(1).eq(labels.to(device)).sum().template item<int64_t>();
+    if (predictions) detail::write_predictions(*predictions, images.paths, range.start, labels, logits);
+  }
+  return {correct, images.set.size()};
+}
+
+/// The notebook's ImageNet protocol once, for a Model policy (ResNet18/34/50) and a Compensation.
+template <class ModelPolicy, class Compensation, class Device = device::Auto>
+ImageRunResult run_image_protocol(const ImageRunOptions& o, const NormalizationValues& values) {
+  values.validate();
+  const auto start = std::chrono::steady_clock::now();
+  const auto folders = ImageFolders::find(o.data);
+  if (o.epochs > 0 && !folders.train)
+    throw std::invalid_argument("normlab: fine-tuning (epochs > 0) needs '" + (o.data / "train").string() +
+                                "' and '" + (o.data / "val").string() + "' image folders");
+  device::set_threads(o.threads);
+  device::keep_freed_memory();
+  const torch::Device dev = Device::select();
+
+  // The notebook's order: seed, data, model (+ weights), compensation, criterion, optimizer.
+  torch::manual_seed(o.seed);
+  const auto test = prepare_images(folders.val, o.limit, o.workers, o.skip_corrupt);
+  const int64_t classes = o.classes > 0 ? o.classes
+                          : !o.weights.empty() ? detail::classes_in_weights(o.weights)
+                                               : static_cast<int64_t>(test.classes.size());
+  auto net = ModelPolicy::make(classes);
+  if (!o.weights.empty()) load_state_dict(net, o.weights.string());
+  net->to(dev);
+  compensate_model<Compensation, ModelPolicy>(net, values);
+
+  ImageRunResult result;
+  result.skipped = test.skipped;
+  Progress progress(o.log, true);
+  if (o.epochs > 0) {
+    torch::optim::SGD sgd(net->parameters(), torch::optim::SGDOptions(o.lr).momentum(o.momentum));
+    schedule::ReduceLROnPlateau plateau(sgd, schedule::ReduceLROnPlateauOptions().mode(schedule::PlateauMode::min));
+    data::ImageFolder train_folder(*folders.train);
+    BatchNormalizer normalize(values, dev);
+    for (int epoch = 1; epoch <= o.epochs; ++epoch) {
+      net->train();
+      data::EpochOrder order(std::min(train_folder.size(), o.train_limit > 0 ? o.train_limit : train_folder.size()),
+                             dev.is_cuda());
+      data::ImageBatchLoader<image::NotebookTransform> loader(
+          train_folder, data::ImageLoaderOptions()
+                            .batch_size(o.train_batch)
+                            .workers(o.workers)
+                            .limit(o.train_limit)
+                            .skip_corrupt(o.skip_corrupt)
+                            .order(order.indices()));
+      double loss_sum = 0;
+      int64_t batches = 0, done = 0;
+      const int64_t total = (loader.size() + o.train_batch - 1) / o.train_batch;
+      for (auto& batch : loader) {
+        sgd.zero_grad();
+        auto loss = ModelPolicy::loss(net->forward(normalize(batch.images.to(dev))), batch.labels.to(dev));
+        loss.backward();
+        sgd.step();
+        loss_sum += loss.template item<double>();
+        ++batches;
+        progress.batch(epoch, o.epochs, ++done, total);
+      }
+      const double mean_loss = batches ? loss_sum / batches : 0;
+      result.train_losses.push_back(mean_loss);
+      plateau.step(mean_loss);
+      if (o.log) *o.log << "\repoch " << epoch << "/" << o.epochs << "  train_loss " << mean_loss << "\n";
+    }
+  }
+
+  std::optional<std::ofstream> predictions;
+  if (!o.predictions.empty()) {
+    predictions.emplace(o.predictions);
+    if (!*predictions) throw std::runtime_error("normlab: cannot write '" + o.predictions.string() + "'");
+    detail::write_predictions_header(*predictions, classes);
+  }
+  BatchNormalizer normalize(values, dev);
+  const auto [correct, total] =
+      evaluate_images(net, test, normalize, dev, o.test_batch, predictions ? &*predictions : nullptr);
+  result.correct = correct;
+  result.total = total;
+  result.accuracy = total ? static_cast<double>(correct) / static_cast<double>(total) : 0.0;
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return result;
+}
+
+}  // namespace normlab
