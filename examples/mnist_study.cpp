@@ -15,12 +15,8 @@
 #include <normlab/search/samplers.hpp>
 #include <normlab/study/pruners.hpp>
 #include <normlab/study/study.hpp>
-#if NORMLAB_HAVE_PLOT
-#include <normlab/plot/contour.hpp>
-#include <normlab/plot/history.hpp>
-#endif
-
 #include "cli.hpp"
+#include "study_report.hpp"
 
 using namespace normlab;
 
@@ -45,27 +41,6 @@ std::unique_ptr<study::Pruner> make_pruner(const std::string& name) {
   if (name == "median") return study::make_pruner(study::MedianPruner());
   if (name == "sha") return study::make_pruner(study::SuccessiveHalvingPruner());
   throw std::invalid_argument("--pruner expects none, median or sha (got '" + name + "')");
-}
-
-void summarize(const study::Study& s) {
-  std::vector<double> accuracies;
-  int counts[5] = {0, 0, 0, 0, 0};
-  for (const auto& t : s.trials()) {
-    ++counts[static_cast<int>(t.state)];
-    if (t.state == study::TrialState::Complete && t.value) accuracies.push_back(*t.value);
-  }
-  std::printf("study '%s': %zu trials (%d complete, %d pruned, %d failed, %d running, %d waiting)\n",
-              s.name().c_str(), s.trials().size(), counts[1], counts[2], counts[3], counts[0], counts[4]);
-  if (accuracies.empty()) return;
-  std::sort(accuracies.begin(), accuracies.end());
-  double mean = 0, var = 0;
-  for (double a : accuracies) mean += a / accuracies.size();
-  for (double a : accuracies) var += (a - mean) * (a - mean) / accuracies.size();
-  std::printf("accuracy across complete trials: min %.4f  median %.4f  max %.4f  mean %.4f  std %.4f\n",
-              accuracies.front(), accuracies[accuracies.size() / 2], accuracies.back(), mean, std::sqrt(var));
-  const auto best = s.best_trial();
-  std::printf("best trial %lld: mean=%.6g std=%.6g accuracy=%.4f\n", static_cast<long long>(best.number),
-              best.params.at("mean"), best.params.at("std"), *best.value);
 }
 
 }  // namespace
@@ -131,44 +106,12 @@ int main(int argc, char** argv) try {
   run.n_jobs = static_cast<int>(args.integer("jobs"));
   if (args.integer("max-trials") > 0) run.max_trials = static_cast<int>(args.integer("max-trials"));
   run.heartbeat_interval = args.number("heartbeat");
-  int done = 0;
-  run.callbacks.push_back([&](const study::Study& st, const study::FrozenTrial& t) {
-    ++done;
-    const int width = 20, filled = std::min(width, width * done / std::max(trials, 1));
-    std::string best = "-";
-    for (const auto& x : st.trials())
-      if (x.state == study::TrialState::Complete && x.value && (best == "-" || *x.value > std::stod(best)))
-        best = std::to_string(*x.value).substr(0, 6);
-    std::fprintf(stderr, "[%s%s] %d/%d  trial %lld mean=%.4g std=%.4g  %s %s  best %s\n",
-                 std::string(filled, '#').c_str(), std::string(width - filled, '.').c_str(), done, trials,
-                 static_cast<long long>(t.number), t.params.count("mean") ? t.params.at("mean") : NAN,
-                 t.params.count("std") ? t.params.at("std") : NAN, study::to_string(t.state),
-                 t.value ? std::to_string(*t.value).substr(0, 6).c_str() : "", best.c_str());
-  });
+  run.callbacks.push_back(report::progress_line(trials));
   s.optimize(objective_for(args.text("compensation"), base, data), trials, run);
 
-  summarize(s);
+  report::summarize(s);
   if (!args.text("csv").empty()) s.export_csv(args.text("csv"));
-  if (!args.text("plot").empty()) {
-#if NORMLAB_HAVE_PLOT
-    std::filesystem::path svg = args.text("plot");
-    auto all = s.trials();
-    plot::ContourOptions contour;
-    contour.target_name = "Accuracy";
-    contour.direction = study::StudyDirection::Maximize;
-    plot::plot_contour(all, "mean", "std", svg, contour);
-    plot::plot_contour(all, "mean", "std", std::filesystem::path(svg).replace_extension(".png"), contour);
-    auto history = svg;
-    history.replace_filename(svg.stem().string() + "-history.svg");
-    plot::HistoryOptions history_options;
-    history_options.target_name = "Accuracy";
-    history_options.direction = study::StudyDirection::Maximize;
-    plot::plot_optimization_history(all, history, history_options);
-    std::fprintf(stderr, "plots: %s, %s, %s\n", svg.c_str(), std::filesystem::path(svg).replace_extension(".png").c_str(), history.c_str());
-#else
-    throw std::runtime_error("--plot: this build has no cairo (install libcairo2-dev and rebuild)");
-#endif
-  }
+  if (!args.text("plot").empty()) report::write_plots(s, args.text("plot"), "Accuracy");
   return 0;
 } catch (const std::exception& e) {
   std::cerr << "mnist_study: error: " << e.what() << "\n";

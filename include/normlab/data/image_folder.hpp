@@ -281,7 +281,12 @@ class ImageBatchLoader {
     batches_ = (n + options_.batch_size() - 1) / options_.batch_size();
     window_ = std::max<int64_t>(1, options_.prefetch() * std::max<int64_t>(1, options_.workers()));
     slots_.resize(static_cast<std::size_t>(std::min(window_, std::max<int64_t>(1, batches_))));
-    for (int64_t w = 0; w < options_.workers(); ++w) threads_.emplace_back([this] { work(); });
+    try {
+      for (int64_t w = 0; w < options_.workers(); ++w) threads_.emplace_back([this] { work(); });
+    } catch (...) {  // a thread that cannot start: stop the others before giving up
+      stop();
+      throw;
+    }
   }
 
   ImageBatchLoader(const ImageBatchLoader&) = delete;

@@ -640,6 +640,9 @@ class TpeSampler final : public Sampler {
     // Bounds for propose_from_approximations: |d/dx log_pdf| <= lipschitz on [low, high], and the
     // rounding error of one log_pdf evaluation v is at most 64 u (error_scale + |v|) + 8 u n.
     double lipschitz = 0, error_scale = 0;
+    // The same mixture for detail::simd::log_mixture_bound_avx2 (sorted by mean; Fast fits only).
+    std::vector<double> bound_mu, bound_inv_sigma, bound_c;
+    double bound_shift = 0;
 
     detail::simd::MixtureView view() const {
       return {mus.data(), sigmas.data(), a.data(), b.data(), log_mass.data(), log_weights.data(), mus.size()};
@@ -767,15 +770,16 @@ class TpeSampler final : public Sampler {
       xs_[i] = v;
       radius_[i] = r;
     }
-    log_pdf<Fast>(l_, log_l_);
-    log_pdf<Fast>(g_, log_g_);
+    log_pdf_bounded<Fast>(l_, log_l_);
+    log_pdf_bounded<Fast>(g_, log_g_);
     std::size_t best = 0;
     for (std::size_t i = 0; i < m; ++i) {
       if (!std::isfinite(log_l_[i] - log_g_[i])) return std::nullopt;
       if (log_l_[i] - log_g_[i] > log_l_[best] - log_g_[best]) best = i;
     }
+    // |computed score - exact score| <= bound(i): the scores' Lipschitz constant times the points'
+    // distance, plus the rounding errors of both evaluations (ours and the exact one).
     auto bound = [&](std::size_t i) {
-      if (radius_[i] == 0) return 0.0;
       const double rounding = 64 * u * (l_.error_scale + std::fabs(log_l_[i]) + g_.error_scale + std::fabs(log_g_[i])) +
                               8 * u * static_cast<double>(l_.mus.size() + g_.mus.size());
       return ((l_.lipschitz + g_.lipschitz) * radius_[i] + 2 * rounding) * (1 + 0x1p-20);
@@ -803,7 +807,7 @@ class TpeSampler final : public Sampler {
       for (std::size_t i = 0; i < m; ++i) out[i] = p.log_pdf_discrete(xs_[i], weighted_, math_);
       return;
     }
-    static const double norm_pdf_log_c = std::log(std::sqrt(2 * 3.141592653589793));
+    const double norm_pdf_log_c = TpeSampler::norm_pdf_log_c();
     weighted_.resize(p.mus.size());
     const detail::simd::MixtureView view = p.view();
 #if NORMLAB_TPE_X86_SIMD
@@ -816,6 +820,28 @@ class TpeSampler final : public Sampler {
 #endif
     for (std::size_t i = 0; i < m; ++i)
       out[i] = detail::simd::log_mixture_scalar(view, norm_pdf_log_c, xs_[i], weighted_.data(), math_);
+  }
+
+  /// log(sqrt(2 pi)) as Optuna's _normal_logpdf computes it (libm).
+  static double norm_pdf_log_c() {
+    static const double c = std::log(std::sqrt(2 * 3.141592653589793));
+    return c;
+  }
+
+  /// log_pdf of p at the transformed candidates xs_ within propose_from_approximations' error
+  /// bound: log_mixture_bound_avx2 with Fast, else the exact log_pdf (error 0).
+  template <bool Fast>
+  void log_pdf_bounded(const Parzen& p, std::vector<double>& out) {
+#if NORMLAB_TPE_X86_SIMD
+    if constexpr (Fast) {
+      out.resize(xs_.size());
+      const detail::simd::BoundMixture mixture{p.bound_mu.data(), p.bound_inv_sigma.data(), p.bound_c.data(),
+                                               p.bound_shift, p.bound_mu.size()};
+      detail::simd::log_mixture_bound_avx2(mixture, xs_.data(), xs_.size(), out.data());
+      return;
+    }
+#endif
+    log_pdf<Fast>(p, out);
   }
 
   static bool is_single(const Distribution& d) {
@@ -1026,6 +1052,20 @@ class TpeSampler final : public Sampler {
     // d/dx log sum_k w_k N_k(x) is a weighted mean of -(x - mu_k) / sigma_k^2.
     p.lipschitz = (high - low) / min_sigma2 * (1 + 0x1p-20);
     p.error_scale = 0.5 * z_max * z_max + terms_max + 8;
+    if constexpr (Fast) {
+      p.bound_mu.resize(count);
+      p.bound_inv_sigma.resize(count);
+      p.bound_c.resize(count);
+      p.bound_shift = -std::numeric_limits<double>::infinity();
+      for (std::size_t i = 0; i < count; ++i) {
+        const std::size_t k = sorted_indices_[i];
+        p.bound_mu[i] = mus[k];
+        p.bound_inv_sigma[i] = 1.0 / p.sigmas[k];
+        p.bound_c[i] = (p.log_weights[k] - p.log_mass[k]) - norm_pdf_log_c();
+        p.bound_shift = std::max(p.bound_shift, p.bound_c[i]);
+      }
+      for (double& c : p.bound_c) c -= p.bound_shift;
+    }
   }
 
   TpeOptions options_;

@@ -107,14 +107,14 @@ PreparedImages prepare_images(const std::filesystem::path& folder_root, int64_t 
   return out;
 }
 
-namespace detail {
-
-/// Reads the class count a state_dict's final layer was saved with (fc.weight's rows).
+/// The class count a state_dict's final layer was saved with (fc.weight's rows).
 inline int64_t classes_in_weights(const std::filesystem::path& weights) {
   for (const auto& [name, tensor] : read_state_dict(weights.string()))
     if (name == "fc.weight") return tensor.size(0);
   throw StateDictError("normlab: '" + weights.string() + "' has no fc.weight to take the class count from");
 }
+
+namespace detail {
 
 inline void write_predictions_header(std::ofstream& out, int64_t classes) {
   out << "path,true_class,predicted_class";
@@ -177,7 +177,7 @@ ImageRunResult run_image_protocol(const ImageRunOptions& o, const NormalizationV
   torch::manual_seed(o.seed);
   const auto test = prepare_images(folders.val, o.limit, o.workers, o.skip_corrupt);
   const int64_t classes = o.classes > 0 ? o.classes
-                          : !o.weights.empty() ? detail::classes_in_weights(o.weights)
+                          : !o.weights.empty() ? classes_in_weights(o.weights)
                                                : static_cast<int64_t>(test.classes.size());
   auto net = ModelPolicy::make(classes);
   if (!o.weights.empty()) load_state_dict(net, o.weights.string());

@@ -5,42 +5,55 @@
 //   auto runs = run_variants<SeedMnist>(options, data, {NormalizationValues::uniform(0.1, 0.3), ...});
 //   auto study = run_study_batched<SeedMnist>(study_options, options, data, 64, /*k=*/8);
 //
-// How the K networks become one:
-// - conv1 and conv2 are grouped convolutions (groups = K) over a [B, K, 28, 28] input whose channel
-//   k is the batch normalized with variant k's (mean, std); fc1 and fc2 are batched matrix products
-//   (baddbmm) with one weight matrix per variant; log_softmax and nll_loss are taken per variant and
-//   the loss is the sum of the K mean losses, so each variant receives exactly its own gradient.
-// - Dropout: all K alone runs draw the same masks (same seed, same shapes, same data order), so the
-//   masks are drawn once per layer, exactly as one LeNet draws them (torch::dropout on a tensor of
-//   the same shape, in the same order: CPU bernoulli or CUDA's fused kernel alike), and applied to
-//   every variant.
-// - Initial weights: each variant is torch::manual_seed(seed) + LeNet's initialisation, then its own
-//   compensation, as its alone run; the generator is left where one alone run leaves it.
-// - Optimizer and scheduler: one of each per variant, made by the Pipeline's own policies, over
-//   per-variant views of the stacked parameters (element-wise updates, so the same numbers as alone;
-//   each variant keeps its own learning rate when its scheduler changes it).
-// - The data loader's random draws (data::EpochOrder) are made once per epoch, as one run makes them.
-// Differences from alone runs come only from the grouped and batched kernels summing in another
-// order (float rounding), so losses agree to ~1e-6 rather than bit for bit
-// (tests/train/multi_variant_test.cpp checks 1e-5 over an epoch; docs/performance.md).
+// What the K runs share, so that it is done once instead of K times:
+// - the data: one copy on the device, one slice per batch, the DataLoader's random draws
+//   (data::EpochOrder) once per epoch;
+// - the dropout masks: all K alone runs draw the same masks (same seed, same shapes, same data
+//   order), so each mask is drawn once per step exactly as one LeNet draws it and applied to every
+//   variant. On the CPU they come from a bulk re-implementation of LibTorch's generator
+//   (detail::DropoutMasks: the same bits and the same generator state afterwards, checked against
+//   torch::dropout once per process; a serial per-element bernoulli_ is ~15% of a LeNet step);
+// - the initial weights: each variant is torch::manual_seed(seed) + LeNet's initialisation, then its
+//   own compensation, as alone; the generator is left where one alone run leaves it.
+// Each variant keeps its own optimizer and scheduler (made by the Pipeline's policies) over its
+// slice of the stacked parameters, so each keeps its own learning rate.
 //
-// Costs that are paid once instead of K times: the dropout masks (a serial generator on the CPU),
-// the data slicing, the loader's draws, and per-kernel overheads (the kernels are K times larger).
+// Two ways to compute the K networks (VariantKernels):
+// - Grouped (the default on CUDA): conv1 per variant, conv2 as one grouped convolution
+//   (groups = K), fc1 and fc2 as batched matrix products (baddbmm) with per-variant weights,
+//   log_softmax and nll_loss per variant, loss = sum of the K mean losses (so each variant receives
+//   its own gradient). K times fewer, K times larger kernels: the win on a GPU, where a LeNet step is
+//   launch-bound. Not bit-identical to alone runs: the grouped and batched kernels sum in another
+//   order (float rounding, amplified by training; on CUDA alone runs are not bit-reproducible either).
+// - PerVariant (the default on the CPU): each variant's layers are the alone run's own kernels on
+//   the alone run's shapes, so every variant is bit-identical to its alone run (at the same intra-op
+//   thread count). On this project's CPU, oneDNN's grouped convolution is ~2x slower per variant than
+//   K ungrouped ones (its activations no longer fit the caches, docs/performance.md), so the CPU
+//   gains come from the shared work above and, with `workers` > 1, from running variants side by
+//   side on single-threaded workers instead of splitting each small kernel between threads.
+// tests/train/multi_variant_test.cpp checks both against alone runs over an epoch of the fixture.
 
 #include <algorithm>
 #include <array>
 #include <chrono>
 #include <cmath>
+#include <condition_variable>
 #include <cstdint>
+#include <cstring>
+#include <exception>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <torch/torch.h>
 #include <type_traits>
 #include <utility>
 #include <vector>
+
+#include <ATen/CPUGeneratorImpl.h>
 
 #include "normlab/compensate/compensate.hpp"
 #include "normlab/data/batches.hpp"
@@ -52,16 +65,275 @@
 #include "normlab/study/study.hpp"
 
 namespace normlab {
+namespace detail {
+
+/**
+ * The scaled mask torch::dropout(x, p, true) multiplies x by, drawn for a tensor of `sizes`:
+ * {0, 1/(1-p)} per element. On the CPU with the default generator it is drawn in bulk: LibTorch
+ * (without MKL) draws one bernoulli_distribution<double>(1-p) per element, each from random64() =
+ * two mt19937 outputs, through a serial per-element kernel; here the generator's mt19937 state is
+ * advanced a block of 624 words at a time and the comparisons run over arrays, giving the same
+ * mask and leaving the generator in the same state. Whether that holds for this LibTorch is
+ * checked once per process (and per p) against torch::dropout on a copy of the generator state;
+ * where it does not (another build, another version), torch::dropout on a tensor of ones is used.
+ */
+class DropoutMasks {
+ public:
+  static torch::Tensor draw(at::IntArrayRef sizes, double p, const torch::TensorOptions& options) {
+    if (options.device().is_cpu() && p > 0 && p < 1 && bulk_matches(p)) return bulk(sizes, p);
+    return reference(sizes, p, options);
+  }
+
+  /// torch::dropout's own mask: dropout of a tensor of ones that requires grad (as an activation
+  /// does, so the same kernel runs on every backend).
+  static torch::Tensor reference(at::IntArrayRef sizes, double p, const torch::TensorOptions& options) {
+    auto ones = torch::ones(sizes, options.dtype(torch::kFloat32).requires_grad(true));
+    return torch::dropout(ones, p, /*train=*/true).detach();
+  }
+
+ private:
+  static constexpr int N = 624, M = 397;
+
+  // next_state() of at::mt19937 (ATen/core/MT19937RNGEngine.h), on a copy of the state array.
+  static void twist(std::array<uint32_t, N>& s) {
+    auto tw = [](uint32_t u, uint32_t v) {
+      return (((u & 0x80000000u) | (v & 0x7fffffffu)) >> 1) ^ ((v & 1u) ? 0x9908b0dfu : 0u);
+    };
+    int j = 0;
+    for (; j < N - M; ++j) s[j] = s[j + M] ^ tw(s[j], s[j + 1]);
+    for (; j < N - 1; ++j) s[j] = s[j + M - N] ^ tw(s[j], s[j + 1]);
+    s[N - 1] = s[M - 1] ^ tw(s[N - 1], s[0]);
+  }
+
+  static uint32_t temper(uint32_t y) {
+    y ^= (y >> 11);
+    y ^= (y << 7) & 0x9d2c5680u;
+    y ^= (y << 15) & 0xefc60000u;
+    y ^= (y >> 18);
+    return y;
+  }
+
+  // `count` consecutive outputs of the default CPU generator's engine (as engine_() calls), which
+  // is advanced past them.
+  static void outputs(uint32_t* out, int64_t count) {
+    auto gen = at::detail::getDefaultCPUGenerator();
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    auto* impl = gen.get<at::CPUGeneratorImpl>();
+    at::mt19937 engine = impl->engine();
+    auto data = engine.data();
+    int64_t done = 0;
+    while (done < count) {
+      if (data.left_ == 1) {  // operator(): --left == 0 -> next_state(), then state[0]
+        twist(data.state_);
+        data.left_ = N;
+        data.next_ = 0;
+        out[done++] = temper(data.state_[data.next_++]);
+        continue;
+      }
+      const int64_t take = std::min<int64_t>(data.left_ - 1, count - done);
+      const uint32_t* s = data.state_.data() + data.next_;
+      for (int64_t i = 0; i < take; ++i) out[done + i] = temper(s[i]);
+      done += take;
+      data.next_ += static_cast<uint32_t>(take);
+      data.left_ -= static_cast<int>(take);
+    }
+    engine.set_data(data);
+    impl->set_engine(engine);
+  }
+
+  static torch::Tensor bulk(at::IntArrayRef sizes, double p) {
+    auto mask = torch::empty(sizes, torch::kFloat32);
+    const int64_t n = mask.numel();
+    // uniform_real_distribution<double>(0, 1) of random64() = (hi << 32 | lo) & (2^53 - 1), times
+    // 2^-53; bernoulli: that < keep. As integers: m < ceil(keep * 2^53) (keep * 2^53 is exact).
+    const double keep = 1 - p;
+    const auto threshold = static_cast<uint64_t>(std::ceil(keep * 0x1p53));
+    const float scale = torch::ones({1}).div_(keep).item<float>();  // noise.div_(1 - p), as dropout
+    thread_local std::vector<uint32_t> words;
+    words.resize(static_cast<std::size_t>(2 * n));
+    outputs(words.data(), 2 * n);
+    float* out = mask.data_ptr<float>();
+    const uint32_t* w = words.data();
+    for (int64_t i = 0; i < n; ++i) {
+      const uint64_t m = (static_cast<uint64_t>(w[2 * i] & 0x1fffffu) << 32) | w[2 * i + 1];
+      out[i] = m < threshold ? scale : 0.0f;
+    }
+    return mask;
+  }
+
+  // Once per process and p: the bulk mask and the generator state after it equal torch::dropout's,
+  // drawn from the same state (the generator is put back as it was).
+  static bool bulk_matches(double p) {
+    static std::mutex mutex;
+    static std::vector<std::pair<double, bool>> known;
+    std::lock_guard<std::mutex> lock(mutex);
+    for (const auto& [q, ok] : known)
+      if (q == p) return ok;
+    auto gen = at::detail::getDefaultCPUGenerator();
+    auto* impl = gen.get<at::CPUGeneratorImpl>();
+    auto engine_of = [&] {
+      std::lock_guard<std::mutex> g(gen.mutex());
+      return impl->engine();
+    };
+    auto set_engine = [&](const at::mt19937& e) {
+      std::lock_guard<std::mutex> g(gen.mutex());
+      impl->set_engine(e);
+    };
+    auto same_state = [](const at::mt19937& a, const at::mt19937& b) {
+      const auto x = a.data(), y = b.data();
+      return x.left_ == y.left_ && x.next_ == y.next_ && x.state_ == y.state_;
+    };
+    const at::mt19937 saved = engine_of();
+    bool ok = true;
+    // Sizes that cross a 624-word block, odd counts, and LeNet's own.
+    for (int64_t n : {int64_t{1}, int64_t{313}, int64_t{1249}, int64_t{64 * 128}}) {
+      auto expected = reference({n}, p, torch::kCPU);
+      const at::mt19937 after_reference = engine_of();
+      set_engine(saved);
+      auto got = bulk({n}, p);
+      ok = ok && same_state(engine_of(), after_reference) &&
+           std::memcmp(got.data_ptr<float>(), expected.data_ptr<float>(), n * sizeof(float)) == 0;
+      set_engine(after_reference);
+    }
+    set_engine(saved);
+    known.emplace_back(p, ok);
+    return ok;
+  }
+};
+
+/**
+ * K linear layers as batched matrix products: y[k] = x[k] W[k]^T + b[k], x [K, B, in], W [K, out, in],
+ * b [K, out]. Forward is baddbmm (on the CPU a loop of the addmm a Linear runs); the backward is
+ * written out so that each product has the operand order and the result layout of torch::linear's
+ * own backward (grad W = grad^T x, grad x = grad W, grad b = sum over the batch), hence the same
+ * BLAS calls and, on the CPU, the same bits as K Linear layers.
+ */
+struct BatchedLinear : public torch::autograd::Function<BatchedLinear> {
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x, const torch::Tensor& w,
+                               const torch::Tensor& b) {
+    ctx->save_for_backward({x, w});
+    return torch::baddbmm(b.unsqueeze(1), x, w.transpose(1, 2));
+  }
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    const auto& x = saved[0];
+    const auto& w = saved[1];
+    const auto& g = grads[0];
+    return {g.bmm(w), g.transpose(1, 2).bmm(x), g.sum(1)};
+  }
+};
+
+/// Runs f(k) for k in [0, K): with one worker in the calling thread, one variant after the other;
+/// with W > 1 workers on W threads of their own, each with one intra-op thread, variant k always on
+/// worker k % W. Exceptions are rethrown in the caller.
+class VariantWorkers {
+ public:
+  explicit VariantWorkers(int workers) : count_(std::max(1, workers)) {
+    if (count_ == 1) return;
+    const int threads = at::get_num_threads();
+    for (int w = 0; w < count_; ++w) threads_.emplace_back([this, w] { loop(w); });
+    std::unique_lock<std::mutex> lock(mutex_);
+    ready_cv_.wait(lock, [&] { return ready_ == count_; });
+    lock.unlock();
+    at::set_num_threads(threads);  // the workers' set_num_threads(1) also set the process default
+  }
+  ~VariantWorkers() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    for (auto& t : threads_) t.join();
+  }
+  VariantWorkers(const VariantWorkers&) = delete;
+  VariantWorkers& operator=(const VariantWorkers&) = delete;
+
+  int count() const { return count_; }
+
+  void run(int64_t variants, const std::function<void(int64_t)>& f) {
+    if (count_ == 1) {
+      for (int64_t k = 0; k < variants; ++k) f(k);
+      return;
+    }
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      task_ = &f;
+      variants_ = variants;
+      pending_ = count_;
+      error_ = nullptr;
+      ++generation_;
+    }
+    cv_.notify_all();
+    std::unique_lock<std::mutex> lock(mutex_);
+    done_cv_.wait(lock, [&] { return pending_ == 0; });
+    task_ = nullptr;
+    if (error_) std::rethrow_exception(error_);
+  }
+
+ private:
+  void loop(int w) {
+    uint64_t seen = 0;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      at::set_num_threads(1);  // this thread's OpenMP team: one thread (oneDNN and OpenBLAS follow it)
+      ++ready_;
+    }
+    ready_cv_.notify_all();
+    for (;;) {
+      const std::function<void(int64_t)>* task;
+      int64_t variants;
+      {
+        std::unique_lock<std::mutex> lock(mutex_);
+        cv_.wait(lock, [&] { return stop_ || generation_ != seen; });
+        if (stop_) return;
+        seen = generation_;
+        task = task_;
+        variants = variants_;
+      }
+      std::exception_ptr error;
+      try {
+        for (int64_t k = w; k < variants; k += count_) (*task)(k);
+      } catch (...) {
+        error = std::current_exception();
+      }
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (error && !error_) error_ = error;
+        --pending_;
+      }
+      done_cv_.notify_all();
+    }
+  }
+
+  int count_;
+  std::vector<std::thread> threads_;
+  std::mutex mutex_;
+  std::condition_variable cv_, done_cv_, ready_cv_;
+  const std::function<void(int64_t)>* task_ = nullptr;
+  int64_t variants_ = 0;
+  int pending_ = 0, ready_ = 0;
+  uint64_t generation_ = 0;
+  bool stop_ = false;
+  std::exception_ptr error_;
+};
+
+}  // namespace detail
+
+/// How run_variants computes the K networks: see the top of multi_variant.hpp.
+enum class VariantKernels { PerVariant, Grouped };
+
 namespace models {
 
 /**
  * K LeNets as one module. Every LeNet parameter `conv1.weight` [32, 1, 3, 3] becomes one stacked
- * parameter `conv1_weight` [K, 32, 1, 3, 3] (registered in LeNet's order); variant k's parameter is
- * its slice k (`variant_parameters(k)` are views that share the storage).
+ * parameter `conv1_weight` [K, 32, 1, 3, 3] (registered in LeNet's order); variant k's parameters
+ * are views of slice k (variant_parameters(k)), leaves an optimizer updates in place.
  *
- * forward(x): x is [B, K, 28, 28], channel k normalized for variant k; returns log-probabilities
- * [K, B, classes]. In training mode it draws LeNet's two dropout masks, once, and applies them to
- * every variant.
+ * With VariantKernels::PerVariant, forward_variant(k, ...) runs variant k alone (LeNet's forward,
+ * op for op) and gradients land in the views; with Grouped, forward(...) runs all K at once through
+ * the stacked parameters (gradients land in the stacked parameters; point_grads_at_stacked() makes
+ * the views' gradients slices of them).
  */
 class MultiLeNetImpl : public torch::nn::Module {
  public:
@@ -79,22 +351,27 @@ class MultiLeNetImpl : public torch::nn::Module {
       stacked_.push_back(register_parameter(name, torch::stack(slices)));
       names_.push_back(named.key());
     }
+    // Views made with set_(): they alias slice k of the storage but keep their own version counter,
+    // so one variant's in-place update does not invalidate another variant's saved tensors.
+    for (int64_t k = 0; k < variants_; ++k) {
+      std::vector<torch::Tensor> views;
+      for (const auto& p : stacked_) {
+        const auto slice = p.select(0, k);
+        views.push_back(torch::empty({0}, p.options())
+                            .set_(p.storage(), slice.storage_offset(), slice.sizes(), slice.strides())
+                            .requires_grad_(true));
+      }
+      views_.push_back(std::move(views));
+    }
   }
 
   int64_t variants() const { return variants_; }
-
   /// The stacked parameters, in LeNet's order (conv1.weight, conv1.bias, ..., fc2.bias).
   const std::vector<torch::Tensor>& stacked() const { return stacked_; }
   /// LeNet's parameter names, in the same order.
   const std::vector<std::string>& names() const { return names_; }
-
-  /// Variant k's parameters: views of the stacked storage, in LeNet's order, detached from the
-  /// stacked parameters' autograd history (leaves an optimizer may update in place).
-  std::vector<torch::Tensor> variant_parameters(int64_t k) const {
-    std::vector<torch::Tensor> views;
-    for (const auto& p : stacked_) views.push_back(p.detach().select(0, k).requires_grad_(true));
-    return views;
-  }
+  /// Variant k's parameters: views of the stacked storage, in LeNet's order.
+  const std::vector<torch::Tensor>& variant_parameters(int64_t k) const { return views_.at(static_cast<std::size_t>(k)); }
 
   /// A LeNet holding a copy of variant k's current parameters (on the same device).
   LeNet variant(int64_t k) const {
@@ -106,47 +383,79 @@ class MultiLeNetImpl : public torch::nn::Module {
     return net;
   }
 
-  /// @param inputs variant k's normalized batch [B, 1, 28, 28] (contiguous, as its alone run has it)
-  torch::Tensor forward(const std::vector<torch::Tensor>& inputs) {
+  /// LeNet's two dropout masks for a batch of `batch` (drawn in LeNet's order; none in eval mode).
+  std::pair<torch::Tensor, torch::Tensor> draw_masks(int64_t batch, const torch::TensorOptions& options) const {
+    if (!is_training()) return {};
+    auto first = detail::DropoutMasks::draw({batch, 64, 12, 12}, 0.25, options);
+    auto second = detail::DropoutMasks::draw({batch, 128}, 0.5, options);
+    return {first, second};
+  }
+
+  /// Variant k alone: LeNet's forward with its parameters, masks applied as dropout applies them.
+  /// @param x variant k's normalized batch [B, 1, 28, 28]; returns log-probabilities [B, classes].
+  torch::Tensor forward_variant(int64_t k, const torch::Tensor& x, const torch::Tensor& mask1,
+                                const torch::Tensor& mask2) const {
+    const auto& p = views_.at(static_cast<std::size_t>(k));
+    auto h = torch::relu(torch::conv2d(x, p[0], p[1]));
+    h = torch::relu(torch::conv2d(h, p[2], p[3]));
+    h = torch::max_pool2d(h, 2);
+    if (mask1.defined()) h = h * mask1;
+    h = torch::flatten(h, 1);
+    h = torch::relu(torch::linear(h, p[4], p[5]));
+    if (mask2.defined()) h = h * mask2;
+    h = torch::linear(h, p[6], p[7]);
+    return torch::log_softmax(h, 1);
+  }
+
+  /// All K at once (VariantKernels::Grouped). @param inputs variant k's normalized batch
+  /// [B, 1, 28, 28]; returns log-probabilities [K, B, classes].
+  torch::Tensor forward(const std::vector<torch::Tensor>& inputs, const torch::Tensor& mask1,
+                        const torch::Tensor& mask2) {
     const int64_t k = variants_;
     const int64_t batch = inputs.at(0).size(0);
-    // conv1 one variant at a time (a grouped convolution over single-channel groups takes another
-    // kernel and rounds differently; conv1 is ~2% of LeNet's arithmetic), then side by side.
+    // conv1 one variant at a time: a grouped convolution over one-channel groups takes a slower
+    // kernel, and conv1 is ~2% of LeNet's arithmetic.
     std::vector<torch::Tensor> first;
     for (int64_t v = 0; v < k; ++v)
-      first.push_back(torch::conv2d(inputs.at(static_cast<std::size_t>(v)), stacked_[0].select(0, v), stacked_[1].select(0, v)));
+      first.push_back(torch::conv2d(inputs.at(static_cast<std::size_t>(v)), stacked_[0].select(0, v),
+                                    stacked_[1].select(0, v)));
     auto h = torch::relu(k == 1 ? first.front() : torch::cat(first, 1));  // [B, K*32, 26, 26]
-    h = torch::relu(grouped_conv(h, flat(2), stacked_[3].flatten()));
-    h = torch::max_pool2d(h, 2);                                   // [B, K*64, 12, 12]
-    h = h.view({batch, k, -1, h.size(2), h.size(3)});               // [B, K, 64, 12, 12]
-    if (is_training()) h = h * dropout_mask(h.select(1, 0), 0.25).unsqueeze(1);
-    h = h.flatten(2).transpose(0, 1);                              // [K, B, 9216]
-    h = torch::relu(torch::baddbmm(stacked_[5].unsqueeze(1), h, stacked_[4].transpose(1, 2)));
-    if (is_training()) h = h * dropout_mask(h.select(0, 0), 0.5);  // [K, B, 128]
-    h = torch::baddbmm(stacked_[7].unsqueeze(1), h, stacked_[6].transpose(1, 2));
-    return torch::log_softmax(h, 2);                               // [K, B, classes]
+    const std::array<int64_t, 2> one{1, 1}, zero{0, 0};
+    h = torch::relu(torch::conv2d(h, stacked_[2].flatten(0, 1), stacked_[3].flatten(), torch::IntArrayRef(one),
+                                  torch::IntArrayRef(zero), torch::IntArrayRef(one), k));
+    h = torch::max_pool2d(h, 2);                                  // [B, K*64, 12, 12]
+    h = h.view({batch, k, -1, h.size(2), h.size(3)});              // [B, K, 64, 12, 12]
+    if (mask1.defined()) h = h * mask1.unsqueeze(1);
+    h = h.flatten(2).transpose(0, 1);                             // [K, B, 9216]
+    h = torch::relu(detail::BatchedLinear::apply(h, stacked_[4], stacked_[5]));
+    if (mask2.defined()) h = h * mask2;                           // [K, B, 128]
+    h = detail::BatchedLinear::apply(h, stacked_[6], stacked_[7]);
+    return torch::log_softmax(h, 2);                              // [K, B, classes]
+  }
+
+  /// After a Grouped backward: each view's gradient becomes the slice of its stacked gradient.
+  void point_grads_at_stacked() {
+    for (int64_t k = 0; k < variants_; ++k)
+      for (std::size_t i = 0; i < stacked_.size(); ++i)
+        if (stacked_[i].grad().defined())
+          views_[static_cast<std::size_t>(k)][i].mutable_grad() = stacked_[i].grad().select(0, k);
+  }
+
+  /// zero_grad() of LibTorch 1.13 (in place; 2.x sets to none, with the same numbers) for the
+  /// stacked parameters and the views.
+  void zero_all_grads() {
+    for (auto& p : stacked_)
+      if (p.grad().defined()) p.mutable_grad().zero_();
+    for (auto& views : views_)
+      for (auto& p : views)
+        if (p.grad().defined()) p.mutable_grad().zero_();
   }
 
  private:
-  torch::Tensor flat(std::size_t i) const { return stacked_[i].flatten(0, 1); }
-
-  // LeNet's 3x3 convolutions (stride 1, no padding), one group per variant.
-  torch::Tensor grouped_conv(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b) const {
-    const std::array<int64_t, 2> one{1, 1}, zero{0, 0};
-    return torch::conv2d(x, w, b, torch::IntArrayRef(one), torch::IntArrayRef(zero), torch::IntArrayRef(one), variants_);
-  }
-
-  // The mask one LeNet's dropout(p) draws for an input shaped like `like` (already scaled by
-  // 1/(1-p)): the same call on a tensor of ones that, like LeNet's activation, requires grad, so
-  // the same kernel and the same generator use on every backend.
-  static torch::Tensor dropout_mask(const torch::Tensor& like, double p) {
-    auto ones = torch::ones(like.sizes(), like.options().requires_grad(true));
-    return torch::dropout(ones, p, /*train=*/true).detach();
-  }
-
   int64_t variants_ = 0, classes_ = 10;
   std::vector<torch::Tensor> stacked_;
   std::vector<std::string> names_;
+  std::vector<std::vector<torch::Tensor>> views_;
 };
 TORCH_MODULE(MultiLeNet);
 
@@ -162,16 +471,19 @@ struct VariantRun {
   bool stopped_early = false;  ///< on_epoch returned false
 };
 
-/// Settings of run_variants beyond RunOptions (whose on_epoch is not used: see on_epoch here).
+/// Settings of run_variants beyond RunOptions (whose `normalization` and `on_epoch` are not used).
 struct VariantOptions {
   /// Called after each epoch of each variant; returning false stops that variant (pruning).
   std::function<bool(std::size_t variant, const EpochRecord&)> on_epoch;
+  /// How the K networks are computed; default: PerVariant on the CPU, Grouped on CUDA.
+  std::optional<VariantKernels> kernels;
+  /// PerVariant only: threads that run variants side by side, each with one intra-op thread
+  /// (0: RunOptions::threads, or LibTorch's thread count). 1: variants run one after the other
+  /// with LibTorch's intra-op threads. Results are those of alone runs with threads = 1 when > 1.
+  int workers = 1;
 };
 
 namespace detail {
-
-template <class P>
-constexpr bool is_lenet_pipeline = std::is_same_v<typename P::model_t, LeNet>;
 
 inline std::string diverged_message(int epoch, double loss, const NormalizationValues& v, double lr,
                                     std::size_t finished) {
@@ -184,167 +496,232 @@ inline std::string diverged_message(int epoch, double loss, const NormalizationV
 }  // namespace detail
 
 /**
- * Trains and tests `variants.size()` normalization variants of PipelineType's protocol together,
- * each as PipelineType{}.run(options with normalization = variants[k]) would alone (see the top of
- * this file for how, and for the agreement to expect). PipelineType's Model must be LeNet; its
- * Compensation, Optimizer, Scheduler, Device policies are used as a run uses them.
- *
- * @param options as for Pipeline::run; `normalization` and `on_epoch` are ignored (use `variants`
- *        and `more.on_epoch`), progress is logged one line per epoch.
- * @param data    loaded once, shared by every variant.
- * @param variants one (mean, std) per variant (validated).
+ * The K variants' training state and one step / one test pass of it; run_variants drives it epoch
+ * by epoch (benchmarks/train_step_benchmark.cpp times its steps). PipelineType's Model must be LeNet.
  */
 template <class PipelineType>
-std::vector<VariantRun> run_variants(const RunOptions& options, const data::TrainTest& data,
-                                     const std::vector<NormalizationValues>& variants,
-                                     const VariantOptions& more = {}) {
-  static_assert(detail::is_lenet_pipeline<PipelineType>,
+class VariantTrainer {
+  static_assert(std::is_same_v<typename PipelineType::model_t, LeNet>,
                 "normlab::run_variants trains LeNet variants: the Pipeline's Model must be normlab::LeNet");
   using model_t = typename PipelineType::model_t;
   using compensation_t = typename PipelineType::compensation_t;
   using optimizer_t = typename PipelineType::optimizer_t;
   using scheduler_t = typename PipelineType::scheduler_t;
-  using device_t = typename PipelineType::device_t;
+  using scheduler_type = decltype(scheduler_t::make(std::declval<torch::optim::Optimizer&>()));
 
+ public:
+  /// Makes each variant's network, optimizer and scheduler as its alone run does (seed, LeNet,
+  /// to(device), compensation; optimizer; scheduler).
+  VariantTrainer(const std::vector<NormalizationValues>& variants, torch::Device device, uint64_t seed,
+                 int64_t classes, VariantKernels kernels, int workers)
+      : variants_(variants), device_(device), kernels_(kernels),
+        workers_(kernels == VariantKernels::PerVariant ? workers : 1) {
+    if (variants_.empty()) throw std::invalid_argument("normlab::run_variants: no variants");
+    for (const auto& v : variants_) {
+      v.validate();
+      if (v.channels() != 1 && !v.is_uniform())
+        throw std::invalid_argument("normlab::run_variants: LeNet takes one channel; give one (mean, std) per variant");
+    }
+    std::vector<models::LeNet> nets;
+    for (const auto& v : variants_) {
+      torch::manual_seed(seed);
+      auto net = model_t::make(classes);
+      net->to(device_);
+      compensate_model<compensation_t, model_t>(net, v);
+      nets.push_back(net);
+    }
+    multi_ = models::MultiLeNet(nets);
+    for (int64_t k = 0; k < variants(); ++k) {
+      opts_.push_back(optimizer_t::make(multi_->variant_parameters(k)));
+      scheds_.push_back(std::make_unique<scheduler_type>(scheduler_t::make(*opts_.back())));
+      normalizers_.emplace_back(variants_[static_cast<std::size_t>(k)], device_);
+    }
+  }
+
+  int64_t variants() const { return static_cast<int64_t>(variants_.size()); }
+  models::MultiLeNet& model() { return multi_; }
+  torch::optim::Optimizer& optimizer(int64_t k) { return *opts_.at(static_cast<std::size_t>(k)); }
+  scheduler_type& scheduler(int64_t k) { return *scheds_.at(static_cast<std::size_t>(k)); }
+  double lr(int64_t k) { return optimizer(k).param_groups().front().options().get_lr(); }
+
+  /// One training step of every active variant on one batch: zero_grad, forward, nll_loss,
+  /// backward, optimizer step. Returns the K batch losses ([K], detached; inactive ones included).
+  torch::Tensor train_step(const torch::Tensor& images, const torch::Tensor& target, const std::vector<bool>& active) {
+    multi_->train();
+    multi_->zero_all_grads();
+    auto [mask1, mask2] = multi_->draw_masks(images.size(0), torch::TensorOptions().device(device_));
+    if (kernels_ == VariantKernels::Grouped) {
+      auto output = multi_->forward(inputs(images), mask1, mask2);
+      std::vector<torch::Tensor> losses;
+      for (int64_t k = 0; k < variants(); ++k) losses.push_back(model_t::loss(output.select(0, k), target));
+      auto loss = torch::stack(losses);
+      loss.sum().backward();
+      multi_->point_grads_at_stacked();
+      for (int64_t k = 0; k < variants(); ++k)
+        if (active[static_cast<std::size_t>(k)]) opts_[static_cast<std::size_t>(k)]->step();
+      return loss.detach();
+    }
+    std::vector<torch::Tensor> losses(variants_.size());
+    workers_.run(variants(), [&](int64_t k) {
+      const auto i = static_cast<std::size_t>(k);
+      auto output = multi_->forward_variant(k, normalizers_[i](images), mask1, mask2);
+      auto loss = model_t::loss(output, target);
+      loss.backward();
+      if (active[i]) opts_[i]->step();
+      losses[i] = loss.detach();
+    });
+    return torch::stack(losses);
+  }
+
+  /// The notebook's test() for every variant: per variant the summed loss (added batch by batch
+  /// in double, as the notebook's .item() sum) and the count of correct answers.
+  std::pair<std::vector<double>, std::vector<int64_t>> test(const data::LabelledImages& test, int64_t batch_size,
+                                                            bool shuffle) {
+    multi_->eval();
+    torch::NoGradGuard no_grad;
+    data::EpochOrder order(test.size(), shuffle);
+    const auto K = variants();
+    std::vector<double> loss(variants_.size(), 0.0);
+    std::vector<torch::Tensor> correct(variants_.size());
+    for (auto range : data::batch_ranges(test.size(), batch_size)) {
+      auto [images, target] = order.take(test, range);
+      if (kernels_ == VariantKernels::Grouped) {
+        auto output = multi_->forward(inputs(images), {}, {});
+        for (int64_t k = 0; k < K; ++k) {
+          const auto i = static_cast<std::size_t>(k);
+          loss[i] += model_t::loss(output.select(0, k), target, torch::Reduction::Sum).template item<double>();
+          add(correct[i], output.select(0, k).argmax(1).eq(target).sum());
+        }
+        continue;
+      }
+      workers_.run(K, [&](int64_t k) {
+        torch::NoGradGuard no_grad_here;  // grad mode is per thread
+        const auto i = static_cast<std::size_t>(k);
+        auto output = multi_->forward_variant(k, normalizers_[i](images), {}, {});
+        loss[i] += model_t::loss(output, target, torch::Reduction::Sum).template item<double>();
+        add(correct[i], output.argmax(1).eq(target).sum());
+      });
+    }
+    std::vector<int64_t> counts;
+    for (auto& c : correct) counts.push_back(c.defined() ? c.template item<int64_t>() : 0);
+    return {loss, counts};
+  }
+
+  /// Zeros variant k's parameters (a variant that stopped costs no NaN or denormal work).
+  void retire(int64_t k) {
+    torch::NoGradGuard no_grad;
+    for (auto& p : multi_->stacked()) p.select(0, k).zero_();
+  }
+
+ private:
+  static void add(torch::Tensor& sum, const torch::Tensor& value) { sum = sum.defined() ? sum + value : value; }
+
+  std::vector<torch::Tensor> inputs(const torch::Tensor& images) {
+    std::vector<torch::Tensor> x;
+    for (auto& normalize : normalizers_) x.push_back(normalize(images));
+    return x;
+  }
+
+  std::vector<NormalizationValues> variants_;
+  torch::Device device_;
+  VariantKernels kernels_;
+  models::MultiLeNet multi_{nullptr};
+  std::vector<std::unique_ptr<torch::optim::Optimizer>> opts_;
+  std::vector<std::unique_ptr<scheduler_type>> scheds_;
+  std::vector<BatchNormalizer> normalizers_;  // each variant's input, as its alone run makes it
+  detail::VariantWorkers workers_;
+};
+
+/**
+ * Trains and tests `variants.size()` normalization variants of PipelineType's protocol together,
+ * each as PipelineType{}.run(options with normalization = variants[k]) would alone (see the top of
+ * this file for how, and for the agreement to expect). PipelineType's Model must be LeNet; its
+ * Compensation, Optimizer, Scheduler and Device policies are used as a run uses them.
+ *
+ * @param options as for Pipeline::run; `normalization` and `on_epoch` are not used (see `variants`
+ *        and `more.on_epoch`); with a `log`, one line per variant and epoch.
+ * @param data    loaded once, shared by every variant.
+ * @param variants one (mean, std) per variant (validated).
+ * @param more    pruning callback, kernels, workers.
+ */
+template <class PipelineType>
+std::vector<VariantRun> run_variants(const RunOptions& options, const data::TrainTest& data,
+                                     const std::vector<NormalizationValues>& variants,
+                                     const VariantOptions& more = {}) {
+  using scheduler_t = typename PipelineType::scheduler_t;
+  using device_t = typename PipelineType::device_t;
   if (variants.empty()) return {};
-  for (const auto& v : variants) v.validate();
   if (options.epochs <= 0 || options.train_batch <= 0 || options.test_batch <= 0)
     throw std::invalid_argument("normlab::run_variants: epochs, train_batch and test_batch must be > 0");
-  const auto K = static_cast<int64_t>(variants.size());
-  const auto k_count = variants.size();
+  const auto count = variants.size();
 
   device::set_threads(options.threads);
   if (options.keep_freed_memory) device::keep_freed_memory();
   const torch::Device dev = device_t::select();
   const bool shuffle = options.shuffle.value_or(dev.is_cuda());
+  const auto kernels = more.kernels.value_or(dev.is_cuda() ? VariantKernels::Grouped : VariantKernels::PerVariant);
+  const int workers = more.workers > 0 ? more.workers : (options.threads > 0 ? options.threads : at::get_num_threads());
   const auto start = std::chrono::steady_clock::now();
   auto since = [](auto t) { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count(); };
 
-  // Each variant's initial network, exactly as its alone run makes it.
-  std::vector<models::LeNet> nets;
-  for (const auto& v : variants) {
-    torch::manual_seed(options.seed);
-    auto net = model_t::make(data.classes);
-    net->to(dev);
-    compensate_model<compensation_t, model_t>(net, v);
-    nets.push_back(net);
-  }
-  models::MultiLeNet multi(nets);
-  nets.clear();
-
-  std::vector<std::vector<torch::Tensor>> params;  // per variant: views of the stacked storage
-  std::vector<std::unique_ptr<torch::optim::Optimizer>> opts;
-  std::vector<decltype(scheduler_t::make(std::declval<torch::optim::Optimizer&>()))> scheds;
-  for (int64_t k = 0; k < K; ++k) {
-    params.push_back(multi->variant_parameters(k));
-    opts.push_back(optimizer_t::make(params.back()));
-    scheds.push_back(scheduler_t::make(*opts.back()));
-  }
-
+  VariantTrainer<PipelineType> trainer(variants, dev, options.seed, data.classes, kernels, dev.is_cuda() ? 1 : workers);
   const auto train = data.train.first(options.train_limit).to(dev);
   const auto test = data.test.first(options.test_limit).to(dev);
   if (train.size() == 0 || test.size() == 0)
     throw std::invalid_argument("normlab::run_variants: empty training or test set");
-  std::vector<BatchNormalizer> normalizers;  // each variant's input, as its alone run makes it
-  for (const auto& v : variants) normalizers.emplace_back(v, dev);
-  auto inputs = [&](const torch::Tensor& raw) {
-    std::vector<torch::Tensor> x;
-    for (auto& normalize : normalizers) x.push_back(normalize(raw));
-    return x;
-  };
 
-  std::vector<VariantRun> runs(k_count);
-  std::vector<bool> active(k_count, true);
-  for (std::size_t k = 0; k < k_count; ++k) runs[k].result.normalization = variants[k];
-  auto deactivate = [&](std::size_t k) {  // zeros the variant so that it costs no NaN/denormal work
+  std::vector<VariantRun> runs(count);
+  std::vector<bool> active(count, true);
+  for (std::size_t k = 0; k < count; ++k) runs[k].result.normalization = variants[k];
+  auto retire = [&](std::size_t k) {
     active[k] = false;
-    torch::NoGradGuard no_grad;
-    for (auto& p : multi->stacked()) p.select(0, static_cast<int64_t>(k)).zero_();
+    trainer.retire(static_cast<int64_t>(k));
     runs[k].result.seconds = since(start);
   };
 
   for (int epoch = 1; epoch <= options.epochs; ++epoch) {
     const auto epoch_start = std::chrono::steady_clock::now();
-    std::vector<double> lr(k_count);
-    for (std::size_t k = 0; k < k_count; ++k) lr[k] = opts[k]->param_groups().front().options().get_lr();
-
-    // --- train: the notebook's train(), K at a time ---
-    multi->train();
+    std::vector<EpochRecord> records(count);
+    for (std::size_t k = 0; k < count; ++k) {
+      records[k].epoch = epoch;
+      records[k].lr = trainer.lr(static_cast<int64_t>(k));
+    }
+    // The notebook's train(), K at a time; losses summed on the device, read once.
     data::EpochOrder order(train.size(), shuffle);
-    auto loss_sum = torch::zeros({K}, torch::TensorOptions().dtype(torch::kFloat64).device(dev));
+    auto loss_sum = torch::zeros({static_cast<int64_t>(count)}, torch::TensorOptions().dtype(torch::kFloat64).device(dev));
     const int64_t batches = (train.size() + options.train_batch - 1) / options.train_batch;
     for (auto range : data::batch_ranges(train.size(), options.train_batch)) {
       auto [images, target] = order.take(train, range);
-      for (auto& p : multi->parameters())
-        if (p.grad().defined()) p.mutable_grad().zero_();  // zero_grad(), LibTorch 1.13's way
-      auto output = multi->forward(inputs(images));
-      std::vector<torch::Tensor> losses;
-      for (int64_t k = 0; k < K; ++k) losses.push_back(model_t::loss(output.select(0, k), target));
-      auto loss = torch::stack(losses);
-      loss.sum().backward();
-      for (std::size_t k = 0; k < k_count; ++k) {
-        if (!active[k]) continue;
-        const auto& stacked = multi->stacked();
-        for (std::size_t i = 0; i < stacked.size(); ++i)
-          params[k][i].mutable_grad() = stacked[i].grad().select(0, static_cast<int64_t>(k));
-        opts[k]->step();
-      }
-      auto detached = loss.detach();
-      loss_sum += detached;
+      auto losses = trainer.train_step(images, target, active);
+      loss_sum += losses;
       if (epoch == 1 && runs.front().result.first_losses.size() < options.record_losses) {
-        auto values = detached.to(torch::kCPU, torch::kFloat64);
-        for (std::size_t k = 0; k < k_count; ++k) runs[k].result.first_losses.push_back(values[static_cast<int64_t>(k)].item<double>());
+        auto values = losses.to(torch::kCPU, torch::kFloat64);
+        for (std::size_t k = 0; k < count; ++k)
+          runs[k].result.first_losses.push_back(values[static_cast<int64_t>(k)].template item<double>());
       }
     }
-    auto mean_loss = loss_sum.cpu();
-
-    // --- test: the notebook's test(), K at a time ---
-    std::vector<EpochRecord> records(k_count);
-    std::vector<bool> tested(k_count, false);
-    for (std::size_t k = 0; k < k_count; ++k) {
+    const auto sums = loss_sum.cpu();
+    for (std::size_t k = 0; k < count; ++k) {
       if (!active[k]) continue;
       auto& r = records[k];
-      r.epoch = epoch;
-      r.lr = lr[k];
-      r.train_loss = batches ? mean_loss[static_cast<int64_t>(k)].item<double>() / static_cast<double>(batches) : 0.0;
-      if (!std::isfinite(r.train_loss)) {
+      r.train_loss = sums[static_cast<int64_t>(k)].template item<double>() / static_cast<double>(batches);
+      if (!std::isfinite(r.train_loss)) {  // Pipeline::run throws TrainingDiverged here
         runs[k].diverged = detail::diverged_message(epoch, r.train_loss, variants[k], r.lr, runs[k].result.history.size());
-        deactivate(k);
-      } else {
-        tested[k] = true;
+        retire(k);
       }
     }
-    {
-      multi->eval();
-      torch::NoGradGuard no_grad;
-      data::EpochOrder test_order(test.size(), shuffle);
-      auto correct = torch::zeros({K}, torch::TensorOptions().dtype(torch::kInt64).device(dev));
-      for (auto range : data::batch_ranges(test.size(), options.test_batch)) {
-        auto [images, target] = test_order.take(test, range);
-        auto output = multi->forward(inputs(images));
-        for (int64_t k = 0; k < K; ++k)
-          if (tested[static_cast<std::size_t>(k)])
-            records[static_cast<std::size_t>(k)].test_loss +=
-                model_t::loss(output.select(0, k), target, torch::Reduction::Sum).template item<double>();
-        correct += output.argmax(2).eq(target.unsqueeze(0)).sum(1);
-      }
-      auto counts = correct.cpu();
-      for (std::size_t k = 0; k < k_count; ++k) {
-        if (!tested[k]) continue;
-        auto& r = records[k];
-        r.total = test.size();
-        r.correct = counts[static_cast<int64_t>(k)].item<int64_t>();
-        r.test_loss /= static_cast<double>(r.total);
-        r.accuracy = static_cast<double>(r.correct) / static_cast<double>(r.total);
-      }
-    }
+    auto [test_loss, correct] = trainer.test(test, options.test_batch, shuffle);
     const double epoch_seconds = since(epoch_start);
     bool any = false;
-    for (std::size_t k = 0; k < k_count; ++k) {
-      if (!tested[k]) continue;
+    for (std::size_t k = 0; k < count; ++k) {
+      if (!active[k]) continue;
       auto& r = records[k];
-      scheduler_t::step(scheds[k], r.accuracy, r.test_loss);
+      r.total = test.size();
+      r.correct = correct[k];
+      r.test_loss = test_loss[k] / static_cast<double>(r.total);
+      r.accuracy = static_cast<double>(r.correct) / static_cast<double>(r.total);
       r.seconds = epoch_seconds;
+      scheduler_t::step(trainer.scheduler(static_cast<int64_t>(k)), r.accuracy, r.test_loss);
       auto& result = runs[k].result;
       result.history.push_back(r);
       result.accuracy = r.accuracy;
@@ -358,20 +735,22 @@ std::vector<VariantRun> run_variants(const RunOptions& options, const data::Trai
                      << "  " << epoch_seconds << " s\n";
       if (more.on_epoch && !more.on_epoch(k, r)) {
         runs[k].stopped_early = true;
-        deactivate(k);
+        retire(k);
       }
       any = any || active[k];
     }
     if (!any) break;
   }
-  for (std::size_t k = 0; k < k_count; ++k)
+  for (std::size_t k = 0; k < count; ++k)
     if (active[k]) runs[k].result.seconds = since(start);
   return runs;
 }
 
-/// The loop of run_study_batched on an existing study.
+/// The loop of run_study_batched on an existing study: rounds of K trials until `n_trials` are done.
 template <class PipelineType, class Space = NotebookSpace>
-void run_trials_batched(study::Study& s, const RunOptions& base, const data::TrainTest& data, int n_trials, int k) {
+void run_trials_batched(study::Study& s, const RunOptions& base, const data::TrainTest& data, int n_trials, int k,
+                        VariantOptions more = {}) {
+  if (k <= 0) throw std::invalid_argument("normlab::run_study_batched: k must be > 0");
   for (int done = 0; done < n_trials;) {
     const int round = std::min(k, n_trials - done);
     std::vector<study::Trial> trials;
@@ -382,7 +761,6 @@ void run_trials_batched(study::Study& s, const RunOptions& base, const data::Tra
       variants.push_back(NormalizationValues::uniform(params.at("mean"), params.at("std")));
     }
     std::vector<bool> pruned(trials.size(), false);
-    VariantOptions more;
     more.on_epoch = [&](std::size_t i, const EpochRecord& r) {
       trials[i].report(r.accuracy, r.epoch);
       if (trials[i].should_prune()) pruned[i] = true;
@@ -391,7 +769,7 @@ void run_trials_batched(study::Study& s, const RunOptions& base, const data::Tra
     std::vector<VariantRun> runs;
     try {
       runs = run_variants<PipelineType>(base, data, variants, more);
-    } catch (const std::exception& e) {  // the whole round failed: each trial FAILs with the reason
+    } catch (const std::exception& e) {  // the whole round failed: each of its trials FAILs
       for (auto& t : trials) s.tell(t, study::TrialState::Fail, e.what());
       done += round;
       continue;
@@ -401,7 +779,7 @@ void run_trials_batched(study::Study& s, const RunOptions& base, const data::Tra
       trials[i].set_user_attr("correct", r.correct);
       trials[i].set_user_attr("total", r.total);
       trials[i].set_user_attr("seconds", r.seconds);
-      trials[i].set_user_attr("batched", static_cast<int64_t>(trials.size()));
+      trials[i].set_user_attr("batched_with", static_cast<int64_t>(trials.size()));
       if (!runs[i].diverged.empty())
         s.tell(trials[i], study::TrialState::Fail, runs[i].diverged);
       else if (pruned[i])
@@ -413,12 +791,11 @@ void run_trials_batched(study::Study& s, const RunOptions& base, const data::Tra
   }
 }
 
-
 /**
  * The notebook's study, K trials at a time: asks the study for K trials (study.ask() K times),
  * suggests each trial's (mean, std) from Space, trains the K variants together (run_variants),
  * reports every epoch's accuracy to each trial (a pruned trial stops and is told PRUNED), and tells
- * the K results (a diverged trial FAILs with the reason, as in normalization_objective). Repeats
+ * the K results (a diverged trial FAILs with the reason, as normalization_objective does). Repeats
  * until `n_trials` trials are done; the last round may hold fewer than K.
  *
  * The sampler proposes K trials before it hears any of their results (as Optuna's does with
@@ -428,10 +805,10 @@ void run_trials_batched(study::Study& s, const RunOptions& base, const data::Tra
 template <class PipelineType, class Space = NotebookSpace>
 std::unique_ptr<study::Study> run_study_batched(const study::StudyOptions& options, const RunOptions& base,
                                                 std::shared_ptr<const data::TrainTest> data, int n_trials, int k,
-                                                std::unique_ptr<study::Pruner> pruner = nullptr) {
-  if (k <= 0) throw std::invalid_argument("normlab::run_study_batched: k must be > 0");
+                                                std::unique_ptr<study::Pruner> pruner = nullptr,
+                                                VariantOptions more = {}) {
   auto s = std::make_unique<study::Study>(options, PipelineType::search_t::make(base.seed), std::move(pruner));
-  run_trials_batched<PipelineType, Space>(*s, base, *data, n_trials, k);
+  run_trials_batched<PipelineType, Space>(*s, base, *data, n_trials, k, std::move(more));
   return s;
 }
 

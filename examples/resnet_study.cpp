@@ -1,0 +1,135 @@
+// The notebook's ResNet study: a TPE search over (mean, std) — std log-uniform in [0.1, 10] as in
+// the notebook — of the ImageNet protocol (pretrained ResNet, its conv1 compensation, test
+// accuracy), stored in SQLite in Optuna's format and drawn as a contour plot. The test images are
+// decoded and transformed once; each evaluation-only trial costs only the network's forward passes.
+// `--profile notebook`: 100 trials on the whole folder.
+
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <normlab/normlab.hpp>
+#include <normlab/train/image_protocol.hpp>
+
+#include "cli.hpp"
+#include "study_report.hpp"
+
+using namespace normlab;
+
+using ResNetSpace = search::Space<search::Uniform<"mean", -3.0, 3.0>, search::LogUniform<"std", 0.1, 10.0>>;
+
+namespace {
+
+/// One trial: the model with its weights, the trial's compensation, and the test accuracy. With
+/// fine-tuning epochs the whole protocol runs (images decoded per epoch).
+template <class Model, class Compensation>
+std::function<double(study::Trial&)> objective(const ImageRunOptions& o, std::shared_ptr<const PreparedImages> test,
+                                               int64_t classes) {
+  return [o, test, classes](study::Trial& trial) {
+    const auto p = ResNetSpace::suggest(trial);
+    const NormalizationValues v{{p.at("mean"), p.at("mean"), p.at("mean")}, {p.at("std"), p.at("std"), p.at("std")}};
+    if (o.epochs > 0) {
+      auto run = o;
+      run.log = nullptr;
+      const auto r = run_image_protocol<Model, Compensation>(run, v);
+      trial.set_user_attr("correct", r.correct);
+      return r.accuracy;
+    }
+    torch::manual_seed(o.seed);
+    auto net = Model::make(classes);
+    if (!o.weights.empty()) load_state_dict(net, o.weights.string());
+    const auto dev = device::Auto::select();
+    net->to(dev);
+    compensate_model<Compensation, Model>(net, v);
+    BatchNormalizer normalize(v, dev);
+    const auto [correct, total] = evaluate_images(net, *test, normalize, dev, o.test_batch, nullptr);
+    trial.set_user_attr("correct", correct);
+    trial.set_user_attr("total", total);
+    return static_cast<double>(correct) / static_cast<double>(total);
+  };
+}
+
+template <class Model>
+std::function<double(study::Trial&)> objective_for(const std::string& compensation, const ImageRunOptions& o,
+                                                   std::shared_ptr<const PreparedImages> test, int64_t classes) {
+  if (compensation == "notebook") return objective<Model, compensate::Notebook>(o, test, classes);
+  if (compensation == "exact") return objective<Model, compensate::Exact>(o, test, classes);
+  if (compensation == "none") return objective<Model, compensate::None>(o, test, classes);
+  throw std::invalid_argument("--compensation expects notebook, exact or none (got '" + compensation + "')");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) try {
+  cli::Args args("resnet_study", "The notebook's (mean, std) study of a pretrained ResNet on an ImageFolder.");
+  args.flag("profile", "quick", "quick (defaults below) | notebook (100 trials, all images)")
+      .flag("data", "", "an ImageFolder, or a folder holding train/ and val/ ones")
+      .flag("weights", "", "a state_dict saved by torch.save; empty: seeded init")
+      .flag("arch", "resnet18", "resnet18 | resnet34 | resnet50")
+      .flag("compensation", "notebook", "notebook (conv1.weight /= std) | exact | none")
+      .flag("epochs", "0", "fine-tuning epochs per trial (0: the notebook's evaluation only)")
+      .flag("trials", "12", "trials to run in this invocation")
+      .flag("max-trials", "0", "stop once the study has this many complete trials (0: no cap)")
+      .flag("limit", "200", "test on the first K images (0: all)")
+      .flag("test-batch", "250", "test batch size")
+      .flag("workers", "2", "decoding threads")
+      .flag("classes", "0", "output classes (0: from the weights, else the folder)")
+      .flag("threads", "2", "intra-op threads")
+      .flag("storage", "sqlite:///optuna-ResNet.sqlite3", "sqlite:///FILE, or :memory:")
+      .flag("study-name", "ResNet", "study name (resumed when it exists)")
+      .flag("sampler", "tpe", "tpe | random | grid | qmc")
+      .flag("seed", "1998", "sampler seed and torch::manual_seed")
+      .flag("plot", "", "FILE.svg: contour of accuracy over (mean, std), plus FILE.png and the history")
+      .flag("csv", "", "FILE.csv: every trial");
+  args.parse(argc, argv);
+  if (args.text("data").empty()) throw std::invalid_argument("--data DIR is required (see --help)");
+  const bool notebook = args.text("profile") == "notebook";
+  if (!notebook && args.text("profile") != "quick") throw std::invalid_argument("--profile expects quick or notebook");
+
+  ImageRunOptions o;
+  o.data = args.text("data");
+  o.weights = args.text("weights");
+  o.epochs = static_cast<int>(args.integer("epochs"));
+  o.limit = notebook ? 0 : args.integer("limit");
+  o.test_batch = args.integer("test-batch");
+  o.workers = args.integer("workers");
+  o.threads = static_cast<int>(args.integer("threads"));
+  o.seed = static_cast<uint64_t>(args.integer("seed"));
+  device::set_threads(o.threads);
+  device::keep_freed_memory();
+  const int trials = notebook ? 100 : static_cast<int>(args.integer("trials"));
+
+  const auto folders = ImageFolders::find(o.data);
+  auto test = std::make_shared<const PreparedImages>(prepare_images(folders.val, o.limit, o.workers, false));
+  const int64_t classes = args.integer("classes") > 0 ? args.integer("classes")
+                          : !o.weights.empty() ? classes_in_weights(o.weights)
+                                               : static_cast<int64_t>(test->classes.size());
+
+  study::StudyOptions options;
+  options.name = args.text("study-name");
+  options.storage_url = args.text("storage");
+  options.direction = study::StudyDirection::Maximize;
+  auto s = study::Study::create(options, search::make_sampler(args.text("sampler"), o.seed));
+  std::fprintf(stderr, "resnet_study: study '%s' in %s: %zu trial(s) so far; running %d more (%s, %lld test images, %d epoch(s) per trial)\n",
+               options.name.c_str(), options.storage_url.c_str(), s.trials().size(), trials, args.text("arch").c_str(),
+               static_cast<long long>(test->set.size()), o.epochs);
+
+  std::function<double(study::Trial&)> f;
+  const auto& arch = args.text("arch");
+  if (arch == "resnet18") f = objective_for<ResNet18>(args.text("compensation"), o, test, classes);
+  else if (arch == "resnet34") f = objective_for<ResNet34>(args.text("compensation"), o, test, classes);
+  else if (arch == "resnet50") f = objective_for<ResNet50>(args.text("compensation"), o, test, classes);
+  else throw std::invalid_argument("--arch expects resnet18, resnet34 or resnet50 (got '" + arch + "')");
+
+  study::OptimizeOptions run;
+  if (args.integer("max-trials") > 0) run.max_trials = static_cast<int>(args.integer("max-trials"));
+  run.callbacks.push_back(report::progress_line(trials));
+  s.optimize(f, trials, run);
+
+  report::summarize(s);
+  if (!args.text("csv").empty()) s.export_csv(args.text("csv"));
+  if (!args.text("plot").empty()) report::write_plots(s, args.text("plot"), "Accuracy");
+  return 0;
+} catch (const std::exception& e) {
+  std::cerr << "resnet_study: error: " << e.what() << "\n";
+  return 1;
+}
