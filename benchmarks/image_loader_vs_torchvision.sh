@@ -6,9 +6,11 @@
 # includes starting its workers, as a DataLoader epoch does), their ratio, and the largest pixel
 # difference between the two outputs on the first 128 images.
 #
-#   benchmarks/image_loader_vs_torchvision.sh [-w WORKERS] [-n PER_CLASS] [-r REPEAT] [-b BUILD_DIR]
+#   benchmarks/image_loader_vs_torchvision.sh [-w WORKERS] [-n PER_CLASS] [-p PNG_FRACTION]
+#                                             [-r REPEAT] [-b BUILD_DIR]
 #
-# Defaults: -w 2, -n 60 (600 training images), -r 3, -b build. Needs Debian's /usr/bin/python3
+# Defaults: -w 2, -n 60 (600 training images), -p 0.5 (half PNG; 0: all JPEG, like ImageNet),
+# -r 3, -b build. Needs Debian's /usr/bin/python3
 # (python3-torch, python3-torchvision, python3-pil) and builds the image_loader_benchmark target
 # if it is missing. Both sides produce the notebook's float batches: torchvision's workers run
 # Resize(256), ToTensor(), CenterCrop(224), Normalize((0,)*3, (1,)*3) per image; normlab's workers
@@ -17,14 +19,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-workers=2 per_class=60 repeat=3 build=build
-while getopts "w:n:r:b:h" opt; do
+workers=2 per_class=60 png=0.5 repeat=3 build=build
+while getopts "w:n:p:r:b:h" opt; do
   case $opt in
     w) workers=$OPTARG ;;
     n) per_class=$OPTARG ;;
+    p) png=$OPTARG ;;
     r) repeat=$OPTARG ;;
     b) build=$OPTARG ;;
-    *) sed -n '2,16p' "$0"; exit 2 ;;
+    *) sed -n '2,18p' "$0"; exit 2 ;;
   esac
 done
 
@@ -37,7 +40,7 @@ fi
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-$python scripts/make_image_folder.py --out "$tmp/folder" --per-class "$per_class" >&2
+$python scripts/make_image_folder.py --out "$tmp/folder" --per-class "$per_class" --png-fraction "$png" >&2
 root=$tmp/folder/train
 check=128
 

@@ -2,7 +2,7 @@
 """Build a real ImageFolder (train/ and val/, one sub-folder per class) from Fashion-MNIST.
 
     /usr/bin/python3 scripts/make_image_folder.py --out /tmp/fmnist-folder [--per-class 100]
-        [--val-per-class 20] [--seed 1998] [--data DIR]
+        [--val-per-class 20] [--seed 1998] [--png-fraction 0.5] [--data DIR]
 
 A stand-in for the notebook's ImageNet folder with the same shape of problem for the image path:
 JPEG and PNG files of varied, non-square sizes, decoded, resized and cropped by the notebook's
@@ -20,8 +20,9 @@ name, so its indices are not Fashion-MNIST's labels (Ankle_boot is 0).
 Each 28x28 picture is coloured (a random foreground colour over a random dark background, blended
 by the grey level), upscaled with Pillow's bicubic filter to a random size of 180..400 pixels per
 side (independently: non-square; a side under 224 is common) and saved as <index>.jpg (quality
-75..95, 4:2:0) or <index>.png (RGB) at random; about 1 in 12 PNGs is greyscale ("L") and 1 in 12 a
-256-colour palette ("P") image. Everything comes from one random.Random(seed) drawn in a fixed
+75..95, 4:2:0) or, with probability --png-fraction (default 0.5; 0 gives an all-JPEG folder like
+ImageNet), <index>.png (RGB); about 1 in 12 PNGs is greyscale ("L") and 1 in 12 a 256-colour
+palette ("P") image. Everything comes from one random.Random(seed) drawn in a fixed
 order, and Pillow's encoders are deterministic, so the same arguments give byte-identical files.
 """
 import argparse
@@ -90,7 +91,7 @@ def picture(rng, pixels):
     return Image.frombytes('RGB', (28, 28), bytes(rgb)).resize((w, h), Image.BICUBIC)
 
 
-def write_split(rng, out, split, shape, images, labels, per_class):
+def write_split(rng, out, split, shape, images, labels, per_class, png_fraction):
     n, rows, cols = shape
     size = rows * cols
     taken = [0] * len(CLASSES)
@@ -106,7 +107,7 @@ def write_split(rng, out, split, shape, images, labels, per_class):
         taken[label] += 1
         img = picture(rng, images[i * size:(i + 1) * size])
         base = os.path.join(out, split, folder_name(label), '{:05d}'.format(i))
-        if rng.random() < 0.5:
+        if rng.random() < 1.0 - png_fraction:
             img.save(base + '.jpg', quality=rng.randint(75, 95))
         else:
             kind = rng.random()
@@ -128,6 +129,7 @@ def main():
     ap.add_argument('--per-class', type=int, default=100, help='training images per class (default 100)')
     ap.add_argument('--val-per-class', type=int, default=None, help='validation images per class (default per-class // 5, at least 1)')
     ap.add_argument('--seed', type=int, default=1998, help='seed of the sizes, colours and formats (default 1998)')
+    ap.add_argument('--png-fraction', type=float, default=0.5, help='share of PNG files, 0..1 (default 0.5)')
     ap.add_argument('--data', default=None, help='folder holding the Fashion-MNIST IDX files')
     args = ap.parse_args()
     if args.per_class <= 0:
@@ -135,6 +137,8 @@ def main():
     val_per_class = args.val_per_class if args.val_per_class is not None else max(1, args.per_class // 5)
     if val_per_class <= 0:
         ap.error('--val-per-class must be positive')
+    if not 0.0 <= args.png_fraction <= 1.0:
+        ap.error('--png-fraction must lie in 0..1')
 
     data_dir = find_data(args.data)
     for split in ('train', 'val'):
@@ -149,7 +153,7 @@ def main():
         lshape, labels = read_idx(data_dir, prefix + '-labels-idx1-ubyte', 1)
         if lshape[0] != shape[0]:
             sys.exit('make_image_folder: {} images but {} labels in {}'.format(shape[0], lshape[0], data_dir))
-        counts.append(write_split(rng, args.out, split, shape, images, labels, per_class))
+        counts.append(write_split(rng, args.out, split, shape, images, labels, per_class, args.png_fraction))
     print('make_image_folder: {} train + {} val images in {} ({} classes, from {}, {:.1f} s)'.format(
         counts[0], counts[1], args.out, len(CLASSES), data_dir, time.time() - start))
 

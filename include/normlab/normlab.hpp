@@ -4,7 +4,10 @@
 #include "normlab/compensate/compensate.hpp"
 #include "normlab/data/batches.hpp"
 #include "normlab/data/idx.hpp"
+#include "normlab/data/image_folder.hpp"
 #include "normlab/data/mnist.hpp"
+#include "normlab/image/image.hpp"
+#include "normlab/image/transforms.hpp"
 #include "normlab/device/device.hpp"
 #include "normlab/models/lenet.hpp"
 #include "normlab/models/resnet.hpp"
@@ -18,6 +21,7 @@
 #include "normlab/schedule/policies.hpp"
 #include "normlab/schedule/reduce_on_plateau.hpp"
 #include "normlab/schedule/step_lr.hpp"
+#include "normlab/train/image_protocol.hpp"
 #include "normlab/train/loops.hpp"
 #include "normlab/train/progress.hpp"
 // Searches and studies (plain C++; normlab/plot/*.hpp need cairo and the normlab::plot target).

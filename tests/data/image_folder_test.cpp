@@ -17,9 +17,17 @@ namespace {
 
 std::string images_dir() { return testing::test_data_dir() + "/images"; }
 
+fs::path temp_base() { return fs::temp_directory_path() / ("normlab-image-folder-" + std::to_string(::getpid())); }
+struct RemoveTempBase {
+  ~RemoveTempBase() {
+    std::error_code ec;
+    fs::remove_all(temp_base(), ec);
+  }
+} remove_temp_base;
+
 /// A fresh empty folder under the temp directory.
 fs::path fresh_dir(const std::string& name) {
-  const auto dir = fs::temp_directory_path() / ("normlab-image-folder-" + std::to_string(::getpid())) / name;
+  const auto dir = temp_base() / name;
   fs::remove_all(dir);
   fs::create_directories(dir);
   return dir;

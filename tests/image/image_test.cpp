@@ -1,6 +1,8 @@
 // Decoding against Pillow 9.4 (tests/golden/images.txt, scripts/golden/image_golden.py): every
 // committed test image must decode to exactly the bytes of PIL.Image.open(f).convert("RGB").
 
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
 #include <cstdio>
 #include <filesystem>
@@ -22,8 +24,16 @@ std::vector<uint8_t> file_bytes(const fs::path& path) {
   return bytes;
 }
 
+fs::path temp_dir() { return fs::temp_directory_path() / ("normlab-image-test-" + std::to_string(::getpid())); }
+struct RemoveTempDir {
+  ~RemoveTempDir() {
+    std::error_code ec;
+    fs::remove_all(temp_dir(), ec);
+  }
+} remove_temp_dir;
+
 fs::path write_temp(const std::string& name, const std::vector<uint8_t>& bytes) {
-  const auto dir = fs::temp_directory_path() / "normlab-image-test";
+  const auto dir = temp_dir();
   fs::create_directories(dir);
   const auto path = dir / name;
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
@@ -102,7 +112,7 @@ TEST_CASE("unreadable, empty, truncated, corrupt and unsupported files name the 
     REQUIRE_THAT(msg, Catch::Contains("/nonexistent/normlab/cat.jpg") && Catch::Contains("does not exist"));
   }
   SECTION("a folder") {
-    const auto dir = fs::temp_directory_path() / "normlab-image-test" / "folder.jpg";
+    const auto dir = temp_dir() / "folder.jpg";
     fs::create_directories(dir);
     REQUIRE_THAT(message_of(dir), Catch::Contains(dir.string()) && Catch::Contains("folder"));
   }

@@ -376,7 +376,9 @@ class ImageBatchLoader {
         uint8_t* out = nullptr;
         {
           std::unique_lock lock(mutex_);
-          work_cv_.wait(lock, [&] { return stop_ || next_sample_ >= n || next_sample_ / bs < consumed_ + slots; });
+          work_cv_.wait(lock, [&] {
+            return stop_ || next_sample_ >= n || next_sample_ / bs < consumed_ + slots;
+          });
           if (stop_ || next_sample_ >= n) return;
           i = next_sample_++;
           b = i / bs;
@@ -422,8 +424,8 @@ class ImageBatchLoader {
     Slot s;
     claim_slot(s, b);
     for (int64_t j = 0; j < s.remaining; ++j)
-      s.errors[static_cast<std::size_t>(j)] =
-          load_one(batch_begin(b) + j, s.images.data_ptr<uint8_t>() + j * kImageBytes, here_image_, here_bytes_);
+      s.errors[static_cast<std::size_t>(j)] = load_one(
+          batch_begin(b) + j, s.images.data_ptr<uint8_t>() + j * kImageBytes, here_image_, here_bytes_);
     s.remaining = 0;
     return s;
   }

@@ -284,7 +284,8 @@ inline std::string decode_png(std::span<const uint8_t> bytes, Image& out) {
   for (png_uint_32 y = 0; y < h; ++y) rows[y] = raw.data() + y * row_bytes;
   png_read_image(guard.png, rows.data());
 
-  for (int i = 0; i < 256; ++i) palette[3 * i] = palette[3 * i + 1] = palette[3 * i + 2] = static_cast<uint8_t>(i);
+  for (int i = 0; i < 256; ++i)
+    palette[3 * i] = palette[3 * i + 1] = palette[3 * i + 2] = static_cast<uint8_t>(i);
   if (type == PNG_COLOR_TYPE_PALETTE) {
     png_colorp entries = nullptr;
     int count = 0;

@@ -201,8 +201,10 @@ struct Canvas {
 
 /// One horizontal output row, K taps per output pixel (zero-padded weights), written as planes.
 template <int K>
-[[gnu::always_inline]] inline void horizontal_row_fixed(const uint8_t* in, const int* starts, const int32_t* weights, int count,
-                                 uint8_t* __restrict r, uint8_t* __restrict g, uint8_t* __restrict b) {
+[[gnu::always_inline]] inline void horizontal_row_fixed(const uint8_t* in, const int* starts,
+                                                       const int32_t* weights, int count,
+                                                       uint8_t* __restrict r, uint8_t* __restrict g,
+                                                       uint8_t* __restrict b) {
   constexpr int32_t half = 1 << (kPrecisionBits - 1);
   for (int i = 0; i < count; ++i) {
     const uint8_t* p = in + starts[i] * 3;
@@ -225,10 +227,9 @@ template <int K>
 /// clamp exactly as clip8 (the shifted sums lie in -640..639). Reads one byte past the last tap,
 /// so the caller keeps it off the image's last row.
 template <int K>
-__attribute__((target("avx2"))) inline void horizontal_row_fixed_simd(const uint8_t* in, const int* starts,
-                                                                     const int32_t* weights, int count,
-                                                                     uint8_t* __restrict r, uint8_t* __restrict g,
-                                                                     uint8_t* __restrict b) {
+__attribute__((target("avx2"))) inline void horizontal_row_fixed_simd(
+    const uint8_t* in, const int* starts, const int32_t* weights, int count, uint8_t* __restrict r,
+    uint8_t* __restrict g, uint8_t* __restrict b) {
   const __m128i half = _mm_set1_epi32(1 << (kPrecisionBits - 1));
   for (int i = 0; i < count; ++i) {
     const uint8_t* p = in + starts[i] * 3;
@@ -251,8 +252,9 @@ __attribute__((target("avx2"))) inline void horizontal_row_fixed_simd(const uint
 #endif
 
 /// The same with Pillow's own (start, count) bounds: any number of taps.
-[[gnu::always_inline]] inline void horizontal_row_any(const uint8_t* in, const Coefficients& c, int count, uint8_t* __restrict r,
-                               uint8_t* __restrict g, uint8_t* __restrict b) {
+[[gnu::always_inline]] inline void horizontal_row_any(const uint8_t* in, const Coefficients& c,
+                                                     int count, uint8_t* __restrict r,
+                                                     uint8_t* __restrict g, uint8_t* __restrict b) {
   constexpr int32_t half = 1 << (kPrecisionBits - 1);
   for (int i = 0; i < count; ++i) {
     const int xmin = c.bounds[2 * i], taps = c.bounds[2 * i + 1];
@@ -283,7 +285,8 @@ inline bool fixed_taps(const Coefficients& c, int in_size, int count, ResampleSc
     const int start = std::min(xmin, in_size - ksize);
     s.starts[i] = start;
     for (int t = 0; t < taps; ++t)
-      s.fixed[static_cast<std::size_t>(i) * ksize + (xmin - start) + t] = c.k[static_cast<std::size_t>(i) * ksize + t];
+      s.fixed[static_cast<std::size_t>(i) * ksize + (xmin - start) + t] =
+          c.k[static_cast<std::size_t>(i) * ksize + t];
   }
   return true;
 }
@@ -375,7 +378,8 @@ template <bool Simd>
       }
       if (step == 1) {
         uint8_t* __restrict dst = out;
-        for (int i = 0; i < count_x; ++i) dst[i] = static_cast<uint8_t>(std::clamp(sums[i] >> kPrecisionBits, 0, 255));
+        for (int i = 0; i < count_x; ++i)
+          dst[i] = static_cast<uint8_t>(std::clamp(sums[i] >> kPrecisionBits, 0, 255));
       } else {
         for (int i = 0; i < count_x; ++i) out[i * step] = clip8(sums[i]);
       }
@@ -559,7 +563,8 @@ class View {
                               inside.height, canvas, cx, cy);
     } else if (!planar) {
       for (int j = 0; j < inside.height; ++j)
-        std::memcpy(canvas.at(0, cy + j, cx), src.row(inside.top + j) + static_cast<std::size_t>(inside.left) * 3,
+        std::memcpy(canvas.at(0, cy + j, cx),
+                    src.row(inside.top + j) + static_cast<std::size_t>(inside.left) * 3,
                     static_cast<std::size_t>(inside.width) * 3);
     } else {
       for (int j = 0; j < inside.height; ++j) {

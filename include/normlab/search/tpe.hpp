@@ -18,6 +18,7 @@
 #include <cstring>
 #include <functional>
 #include <limits>
+#include <map>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -295,6 +296,7 @@ inline NdtriWindow ndtri_exp_window(double y) {
 /// Without a window (y out of the usual range, or a check failed), the reference loop runs,
 /// stopped at its fixed point.
 inline double ndtri_exp(double y) {
+  if (simd::force_reference().load(std::memory_order_relaxed)) return ndtri_exp_bisect(y);
   constexpr double inf = std::numeric_limits<double>::infinity();
   static const double f_low = log_ndtr_single(-100.0);
   if (f_low > y) return bisect_from(y, 0, 100, -100, -inf, inf);
@@ -431,6 +433,49 @@ inline double ppf(double q, double a, double b, const numpy::Math& m) {
 }
 
 }  // namespace detail::truncnorm
+
+#if NORMLAB_TPE_X86_SIMD
+namespace detail::simd {
+
+/// For k < n: a[k] = (low - mu[k]) / sigma[k], b[k] = (high - mu[k]) / sigma[k], and
+/// arg[k] = -ndtr(a[k]) - ndtr(-b[k]) (the argument of log1p in log_gauss_mass), four components at
+/// a time. ndtr(x) = 0.5 + 0.5 optuna_erf(x / sqrt 2) is exactly 0 or 1 where |x / sqrt 2| >= 6
+/// (erf's saturated branch returns the sign); the other lanes use the scalar ndtr.
+__attribute__((target("avx2,fma"))) inline void mass_arguments_avx2(double low, double high, const double* mu,
+                                                                     const double* sigma, std::size_t n, double* a,
+                                                                     double* b, double* arg, const numpy::Math& m) {
+  const __m256d vlow = _mm256_set1_pd(low), vhigh = _mm256_set1_pd(high), sqrt2 = _mm256_set1_pd(truncnorm::sqrt2);
+  const __m256d six = _mm256_set1_pd(6.0), abs_mask = _mm256_castsi256_pd(_mm256_set1_epi64x(0x7fffffffffffffffLL));
+  const __m256d half = _mm256_set1_pd(0.5), zero = _mm256_setzero_pd(), sign = _mm256_set1_pd(-0.0);
+  std::size_t k = 0;
+  auto saturated_ndtr = [&](__m256d x, int& ok) {  // 0.5 + 0.5 sign(x / sqrt 2) where saturated
+    const __m256d t = _mm256_div_pd(x, sqrt2);
+    ok = _mm256_movemask_pd(_mm256_cmp_pd(_mm256_and_pd(t, abs_mask), six, _CMP_GE_OQ));
+    const __m256d s = _mm256_blendv_pd(_mm256_set1_pd(-1.0), _mm256_set1_pd(1.0), _mm256_cmp_pd(t, zero, _CMP_GT_OQ));
+    return _mm256_add_pd(half, _mm256_mul_pd(half, s));
+  };
+  for (; k + 4 <= n; k += 4) {
+    const __m256d vmu = _mm256_loadu_pd(mu + k), vsigma = _mm256_loadu_pd(sigma + k);
+    const __m256d va = _mm256_div_pd(_mm256_sub_pd(vlow, vmu), vsigma);
+    const __m256d vb = _mm256_div_pd(_mm256_sub_pd(vhigh, vmu), vsigma);
+    _mm256_storeu_pd(a + k, va);
+    _mm256_storeu_pd(b + k, vb);
+    int ok_a = 0, ok_b = 0;
+    const __m256d na = saturated_ndtr(va, ok_a);
+    const __m256d nb = saturated_ndtr(_mm256_xor_pd(vb, sign), ok_b);
+    _mm256_storeu_pd(arg + k, _mm256_sub_pd(_mm256_xor_pd(na, sign), nb));
+    if ((ok_a & ok_b) != 0xf)
+      for (std::size_t j = k; j < k + 4; ++j) arg[j] = -truncnorm::ndtr(a[j], m) - truncnorm::ndtr(-b[j], m);
+  }
+  for (; k < n; ++k) {
+    a[k] = (low - mu[k]) / sigma[k];
+    b[k] = (high - mu[k]) / sigma[k];
+    arg[k] = -truncnorm::ndtr(a[k], m) - truncnorm::ndtr(-b[k], m);
+  }
+}
+
+}  // namespace detail::simd
+#endif
 
 // ---- the sampler ------------------------------------------------------------------------------
 
@@ -606,7 +651,7 @@ class TpeSampler final : public Sampler {
 
     split(scores_, values_, options_.gamma()(n), below_, above_);
 #if NORMLAB_TPE_X86_SIMD
-    if (detail::simd::active_isa() == detail::simd::Isa::Avx2Fma) return propose_avx2(distribution);
+    if (detail::simd::active_isa() != detail::simd::Isa::Generic) return propose_avx2(distribution);
 #endif
     return propose<false>(distribution);
   }
@@ -696,7 +741,8 @@ class TpeSampler final : public Sampler {
     const std::size_t n_candidates = static_cast<std::size_t>(options_.n_ei_candidates());
     active_ = rng_.choice(l_.weights.size(), n_candidates, l_.weights);
     quantiles_ = rng_.uniform(0.0, 1.0, n_candidates);
-    if (const std::optional<double> fast = propose_from_approximations<Fast>()) return *fast;
+    if (!detail::simd::force_reference().load(std::memory_order_relaxed))
+      if (const std::optional<double> fast = propose_from_approximations<Fast>()) return *fast;
 
     candidates_.resize(n_candidates);
     for (std::size_t i = 0; i < n_candidates; ++i) candidates_[i] = l_.from_transformed(candidate_point(i), math_);
@@ -770,8 +816,8 @@ class TpeSampler final : public Sampler {
       xs_[i] = v;
       radius_[i] = r;
     }
-    log_pdf_bounded<Fast>(l_, log_l_);
-    log_pdf_bounded<Fast>(g_, log_g_);
+    log_pdf_bounded<Fast>(l_, log_l_, dropped_l_);
+    log_pdf_bounded<Fast>(g_, log_g_, dropped_g_);
     std::size_t best = 0;
     for (std::size_t i = 0; i < m; ++i) {
       if (!std::isfinite(log_l_[i] - log_g_[i])) return std::nullopt;
@@ -782,7 +828,7 @@ class TpeSampler final : public Sampler {
     auto bound = [&](std::size_t i) {
       const double rounding = 64 * u * (l_.error_scale + std::fabs(log_l_[i]) + g_.error_scale + std::fabs(log_g_[i])) +
                               8 * u * static_cast<double>(l_.mus.size() + g_.mus.size());
-      return ((l_.lipschitz + g_.lipschitz) * radius_[i] + 2 * rounding) * (1 + 0x1p-20);
+      return ((l_.lipschitz + g_.lipschitz) * radius_[i] + 2 * rounding + dropped_l_[i] + dropped_g_[i]) * (1 + 0x1p-20);
     };
     const double floor = log_l_[best] - log_g_[best] - bound(best);
     for (std::size_t i = 0; i < m; ++i)
@@ -830,14 +876,19 @@ class TpeSampler final : public Sampler {
 
   /// log_pdf of p at the transformed candidates xs_ within propose_from_approximations' error
   /// bound: log_mixture_bound_avx2 with Fast, else the exact log_pdf (error 0).
+  /// `dropped` receives an extra error bound per point (terms left out of the sum).
   template <bool Fast>
-  void log_pdf_bounded(const Parzen& p, std::vector<double>& out) {
+  void log_pdf_bounded(const Parzen& p, std::vector<double>& out, std::vector<double>& dropped) {
+    dropped.assign(xs_.size(), 0.0);
 #if NORMLAB_TPE_X86_SIMD
     if constexpr (Fast) {
       out.resize(xs_.size());
       const detail::simd::BoundMixture mixture{p.bound_mu.data(), p.bound_inv_sigma.data(), p.bound_c.data(),
                                                p.bound_shift, p.bound_mu.size()};
-      detail::simd::log_mixture_bound_avx2(mixture, xs_.data(), xs_.size(), out.data());
+      if (detail::simd::active_isa() == detail::simd::Isa::Avx512)
+        detail::simd::log_mixture_bound_avx512(mixture, xs_.data(), xs_.size(), out.data(), dropped.data());
+      else
+        detail::simd::log_mixture_bound_avx2(mixture, xs_.data(), xs_.size(), out.data(), dropped.data());
       return;
     }
 #endif
@@ -849,6 +900,18 @@ class TpeSampler final : public Sampler {
   }
   static double single_value(const Distribution& d) {
     return std::visit([](const auto& x) { return static_cast<double>(x.low); }, d);
+  }
+
+  /// params[name], NaN when absent. A trial has a handful of parameters: a scan that compares
+  /// lengths first skips most string comparisons (std::map::find compares every key it visits).
+  static double param_value(const std::map<std::string, double>& params, const std::string& name) {
+    if (params.size() > 8) {
+      const auto it = params.find(name);
+      return it == params.end() ? std::numeric_limits<double>::quiet_NaN() : it->second;
+    }
+    for (const auto& [key, value] : params)
+      if (key.size() == name.size() && std::memcmp(key.data(), name.data(), key.size()) == 0) return value;
+    return std::numeric_limits<double>::quiet_NaN();
   }
 
   /// `_get_observation_pairs` for one parameter (single objective, no constraints).
@@ -879,8 +942,7 @@ class TpeSampler final : public Sampler {
         continue;
       }
       scores.push_back(score);
-      const auto it = t.params.find(name);
-      values.push_back(it == t.params.end() ? std::numeric_limits<double>::quiet_NaN() : it->second);
+      values.push_back(param_value(t.params, name));
     }
   }
 
@@ -1032,14 +1094,23 @@ class TpeSampler final : public Sampler {
     p.degenerate = false;
     // log_gauss_mass(a, b); where a <= 0 < b (the usual case) that is log1p(-ndtr(a) - ndtr(-b)),
     // whose log1p runs over the whole array at once.
-    for (std::size_t k = 0; k < count; ++k) {
-      const double a = (low - mus[k]) / p.sigmas[k], b = (high - mus[k]) / p.sigmas[k];
-      p.a[k] = a;
-      p.b[k] = b;
-      p.degenerate = p.degenerate || a == b;
-      p.log_mass[k] = b <= 0 || a > 0 ? std::numeric_limits<double>::quiet_NaN()
-                                      : -detail::truncnorm::ndtr(a, math_) - detail::truncnorm::ndtr(-b, math_);
+    bool done = false;
+#if NORMLAB_TPE_X86_SIMD
+    if constexpr (Fast) {
+      detail::simd::mass_arguments_avx2(low, high, mus.data(), p.sigmas.data(), count, p.a.data(), p.b.data(),
+                                        p.log_mass.data(), math_);
+      for (std::size_t k = 0; k < count; ++k) p.degenerate = p.degenerate || p.a[k] == p.b[k];
+      done = true;
     }
+#endif
+    if (!done)
+      for (std::size_t k = 0; k < count; ++k) {
+        const double a = (low - mus[k]) / p.sigmas[k], b = (high - mus[k]) / p.sigmas[k];
+        p.a[k] = a;
+        p.b[k] = b;
+        p.degenerate = p.degenerate || a == b;
+        p.log_mass[k] = -detail::truncnorm::ndtr(a, math_) - detail::truncnorm::ndtr(-b, math_);
+      }
     log1p_array<Fast>(p.log_mass.data(), p.log_mass.data(), count);
     for (std::size_t k = 0; k < count; ++k)
       if (p.b[k] <= 0 || p.a[k] > 0) p.log_mass[k] = detail::truncnorm::log_gauss_mass(p.a[k], p.b[k], math_);
@@ -1075,6 +1146,7 @@ class TpeSampler final : public Sampler {
   // Scratch reused by every call (a sampler is used under its study's lock, one call at a time).
   std::vector<Score> scores_;
   std::vector<double> values_, below_, above_, ends_, sorted_sigmas_, candidates_, xs_, log_l_, log_g_, weighted_;
+  std::vector<double> dropped_l_, dropped_g_;
   std::vector<double> quantiles_, radius_, cand_a_, cand_b_, cand_mass_, cand_t_, ppf_scratch_;
   std::vector<std::size_t> active_, order_, sorted_indices_;
   struct SplitKey {

@@ -397,6 +397,7 @@ class MultiLeNetImpl : public torch::nn::Module {
                                 const torch::Tensor& mask2) const {
     const auto& p = views_.at(static_cast<std::size_t>(k));
     auto h = torch::relu(torch::conv2d(x, p[0], p[1]));
+    if (channels_last_) h = h.contiguous(at::MemoryFormat::ChannelsLast);  // conv2, pool: NHWC kernels
     h = torch::relu(torch::conv2d(h, p[2], p[3]));
     h = torch::max_pool2d(h, 2);
     if (mask1.defined()) h = h * mask1;
@@ -433,6 +434,11 @@ class MultiLeNetImpl : public torch::nn::Module {
     return torch::log_softmax(h, 2);                              // [K, B, classes]
   }
 
+  /// Fast mode (not bit-identical to LeNet): conv2, its relu and the pooling run on channels-last
+  /// (NHWC) activations, which oneDNN convolves without reordering and max_pool2d vectorizes.
+  void set_channels_last(bool on) { channels_last_ = on; }
+  bool channels_last() const { return channels_last_; }
+
   /// After a Grouped backward: each view's gradient becomes the slice of its stacked gradient.
   void point_grads_at_stacked() {
     for (int64_t k = 0; k < variants_; ++k)
@@ -453,6 +459,7 @@ class MultiLeNetImpl : public torch::nn::Module {
 
  private:
   int64_t variants_ = 0, classes_ = 10;
+  bool channels_last_ = false;
   std::vector<torch::Tensor> stacked_;
   std::vector<std::string> names_;
   std::vector<std::vector<torch::Tensor>> views_;
@@ -512,9 +519,9 @@ class VariantTrainer {
  public:
   /// Makes each variant's network, optimizer and scheduler as its alone run does (seed, LeNet,
   /// to(device), compensation; optimizer; scheduler).
-  VariantTrainer(const std::vector<NormalizationValues>& variants, torch::Device device, uint64_t seed,
+  VariantTrainer(const std::vector<NormalizationValues>& values, torch::Device device, uint64_t seed,
                  int64_t classes, VariantKernels kernels, int workers)
-      : variants_(variants), device_(device), kernels_(kernels),
+      : variants_(values), device_(device), kernels_(kernels),
         workers_(kernels == VariantKernels::PerVariant ? workers : 1) {
     if (variants_.empty()) throw std::invalid_argument("normlab::run_variants: no variants");
     for (const auto& v : variants_) {

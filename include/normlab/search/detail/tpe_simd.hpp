@@ -34,13 +34,14 @@
 
 namespace normlab::search::detail::simd {
 
-/// The instruction sets the kernels exist for.
-enum class Isa { Generic, Avx2Fma };
+/// The instruction sets the kernels exist for (each includes the previous ones).
+enum class Isa { Generic, Avx2Fma, Avx512 };
 
 inline Isa detect_isa() {
 #if NORMLAB_TPE_X86_SIMD
   __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return Isa::Avx2Fma;
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+    return __builtin_cpu_supports("avx512f") ? Isa::Avx512 : Isa::Avx2Fma;
 #endif
   return Isa::Generic;
 }
@@ -51,10 +52,19 @@ inline std::atomic<bool>& force_generic() {
   return flag;
 }
 
+/// Set to run Optuna's algorithm literally, as the reference the fast paths are tested against:
+/// every candidate exact, the 100-step bisection, the scalar code (implies force_generic).
+inline std::atomic<bool>& force_reference() {
+  static std::atomic<bool> flag{false};
+  return flag;
+}
+
 /// The kernels to use on this CPU.
 inline Isa active_isa() {
   static const Isa detected = detect_isa();
-  return force_generic().load(std::memory_order_relaxed) ? Isa::Generic : detected;
+  return force_generic().load(std::memory_order_relaxed) || force_reference().load(std::memory_order_relaxed)
+             ? Isa::Generic
+             : detected;
 }
 
 /// A univariate mixture of truncated normals (a continuous Parzen estimator), as contiguous arrays
@@ -367,14 +377,16 @@ NORMLAB_TPE_AVX2 inline __m256d exp_bounded_avx2(__m256d x) {
 
 /// log pdf of the mixture at each xs[i] into out[i], NOT bit for bit like log_mixture_avx2 but
 /// within a bound (TpeSampler::propose_from_approximations): every point must lie in [low, high]
-/// (no truncation), terms below e^-708 are dropped, and NaN comes out when the sum is below
-/// 1e-200 (then the caller computes exactly). Per component: one subtraction, one product, one
-/// fused multiply-add and a table-free exp; whole blocks of four far components (sorted means)
-/// skip the exp.
+/// (no truncation). Terms with exponent c_k - z_k^2/2 below -60 are dropped, whole blocks of four
+/// at a time when their means (sorted) are all far; dropped[i] receives a bound on what that
+/// changes in out[i] (n e^-59 / sum). NaN comes out when the sum is below 1e-200 (then the caller
+/// computes exactly). Per component: one subtraction, one product, one fused multiply-add, and
+/// for the live ones a table-free exp.
 NORMLAB_TPE_AVX2 inline void log_mixture_bound_avx2(const BoundMixture& c, const double* xs, std::size_t m,
-                                                    double* out) {
+                                                    double* out, double* dropped) {
+  constexpr double cutoff = -60.0;
   const std::size_t n = c.n;
-  const __m256d floor = _mm256_set1_pd(-708.0), minus_half = _mm256_set1_pd(-0.5);
+  const __m256d floor = _mm256_set1_pd(cutoff), minus_half = _mm256_set1_pd(-0.5);
   for (std::size_t i = 0; i < m; ++i) {
     const __m256d vx = _mm256_set1_pd(xs[i]);
     __m256d acc = _mm256_setzero_pd();
@@ -392,9 +404,59 @@ NORMLAB_TPE_AVX2 inline void log_mixture_bound_avx2(const BoundMixture& c, const
     for (; k < n; ++k) {
       const double z = (xs[i] - c.mu[k]) * c.inv_sigma[k];
       const double arg = std::fma(-0.5 * z, z, c.c[k]);
-      if (arg >= -708.0) sum += std::exp(arg);
+      if (arg >= cutoff) sum += std::exp(arg);
+    }
+    // Dropped terms are each below e^(cutoff + 1) (their exponents' rounding errors are far below 1).
+    out[i] = sum >= 1e-200 ? c.shift + std::log(sum) : std::numeric_limits<double>::quiet_NaN();
+    dropped[i] = static_cast<double>(n) * 0x1.8p-86 / sum;  // e^-59 < 1.5 2^-86
+  }
+}
+
+/// log_mixture_bound_avx2 on eight lanes (AVX-512F); the exp scales with vscalefpd. Same bound.
+__attribute__((target("avx2,fma,avx512f"), noinline)) inline void log_mixture_bound_avx512(
+    const BoundMixture& c, const double* xs, std::size_t m, double* out, double* dropped) {
+  constexpr double cutoff = -60.0;
+  const std::size_t n = c.n;
+  const __m512d floor = _mm512_set1_pd(cutoff), minus_half = _mm512_set1_pd(-0.5);
+  for (std::size_t i = 0; i < m; ++i) {
+    const __m512d vx = _mm512_set1_pd(xs[i]);
+    __m512d acc = _mm512_setzero_pd();
+    std::size_t k = 0;
+    for (; k + 8 <= n; k += 8) {
+      const __m512d z = _mm512_mul_pd(_mm512_sub_pd(vx, _mm512_loadu_pd(c.mu + k)), _mm512_loadu_pd(c.inv_sigma + k));
+      const __m512d arg = _mm512_fmadd_pd(_mm512_mul_pd(minus_half, z), z, _mm512_loadu_pd(c.c + k));
+      const __mmask8 live = _mm512_cmp_pd_mask(arg, floor, _CMP_GE_OQ);
+      if (!live) continue;
+      // e^arg as in exp_bounded_avx2: arg = n ln2 + r, degree-13 Taylor polynomial of e^r.
+      const __m512d x = _mm512_max_pd(arg, floor);
+      const __m512d nn = _mm512_roundscale_pd(_mm512_mul_pd(x, _mm512_set1_pd(0x1.71547652b82fep+0)),
+                                              _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+      __m512d r = _mm512_fnmadd_pd(nn, _mm512_set1_pd(0x1.62e42fefa39efp-1), x);
+      r = _mm512_fnmadd_pd(nn, _mm512_set1_pd(0x1.abc9e3b39803fp-56), r);
+      __m512d p = _mm512_set1_pd(1.0 / 6227020800.0);
+      p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(1.0 / 479001600.0));
+      p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(1.0 / 39916800.0));
+      p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(1.0 / 3628800.0));
+      p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(1.0 / 362880.0));
+      p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(1.0 / 40320.0));
+      p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(1.0 / 5040.0));
+      p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(1.0 / 720.0));
+      p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(1.0 / 120.0));
+      p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(1.0 / 24.0));
+      p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(1.0 / 6.0));
+      p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(0.5));
+      p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(1.0));
+      p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(1.0));
+      acc = _mm512_mask_add_pd(acc, live, acc, _mm512_scalef_pd(p, nn));
+    }
+    double sum = _mm512_reduce_add_pd(acc);
+    for (; k < n; ++k) {
+      const double z = (xs[i] - c.mu[k]) * c.inv_sigma[k];
+      const double arg = std::fma(-0.5 * z, z, c.c[k]);
+      if (arg >= cutoff) sum += std::exp(arg);
     }
     out[i] = sum >= 1e-200 ? c.shift + std::log(sum) : std::numeric_limits<double>::quiet_NaN();
+    dropped[i] = static_cast<double>(n) * 0x1.8p-86 / sum;
   }
 }
 
