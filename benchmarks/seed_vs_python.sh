@@ -4,10 +4,12 @@
 # Prints each side's seconds per epoch (train + test) and the C++/Python ratio.
 #   benchmarks/seed_vs_python.sh                      # Fashion-MNIST, 10,000 train / 2,000 test, 2 threads
 #   TRAIN_LIMIT=0 TEST_LIMIT=0 benchmarks/seed_vs_python.sh   # the full 60,000-image epoch
+#   CPP_FLAGS="--fast 1" benchmarks/seed_vs_python.sh           # extra seed_mnist flags (fast mode)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-data} DATASET=${DATASET:-fashion-mnist} THREADS=${THREADS:-2} EPOCHS=${EPOCHS:-2}
 TRAIN_LIMIT=${TRAIN_LIMIT:-10000} TEST_LIMIT=${TEST_LIMIT:-2000}
+read -r -a cpp_flags <<< "${CPP_FLAGS:-}"  # extra flags for the C++ side only
 EXE=${EXE:-build/examples/seed_mnist}
 [ -x "$EXE" ] || { echo "build first: scripts/setup.sh" >&2; exit 1; }
 dpkg-query -W python3-torchvision >/dev/null 2>&1 || {
@@ -18,8 +20,8 @@ args=(--data "$DATA" --dataset "$DATASET" --threads "$THREADS" --epochs "$EPOCHS
       --train-limit "$TRAIN_LIMIT" --test-limit "$TEST_LIMIT")
 log=$(mktemp -d)
 trap 'rm -rf "$log"' EXIT
-echo "== C++ (normlab): $EXE ${args[*]}"
-"$EXE" "${args[@]}" --device cpu >"$log/cpp" 2>&1
+echo "== C++ (normlab): $EXE ${args[*]} ${cpp_flags[*]}"
+"$EXE" "${args[@]}" --device cpu "${cpp_flags[@]}" >"$log/cpp" 2>&1
 cat "$log/cpp"
 cpp=$(sed -n 's/^epoch \([0-9]*\)\/.* \([0-9.]*\) s$/\2/p' "$log/cpp")
 echo "== Python (the notebook's code): benchmarks/notebook_epoch.py ${args[*]}"

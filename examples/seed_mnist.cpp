@@ -37,7 +37,8 @@ int main(int argc, char** argv) try {
       .flag("compensation", "notebook", "notebook | exact | none")
       .flag("device", "auto", "cpu | cuda | auto")
       .flag("batch", "64", "training batch size")
-      .flag("test-batch", "1000", "test batch size");
+      .flag("test-batch", "1000", "test batch size")
+      .flag("fast", "0", "1: RunOptions::fast (bulk dropout masks, bfloat16 autocast where native; not the notebook's numbers)");
   args.parse(argc, argv);
 
   RunOptions options;
@@ -49,6 +50,7 @@ int main(int argc, char** argv) try {
   options.seed = static_cast<uint64_t>(args.integer("seed"));
   options.train_batch = args.integer("batch");
   options.test_batch = args.integer("test-batch");
+  options.fast = args.integer("fast") != 0;
   options.normalization = NormalizationValues::uniform(args.number("mean"), args.number("std"));
   options.normalization->validate();
 
@@ -57,7 +59,7 @@ int main(int argc, char** argv) try {
             << data.test.size() << " test images in " << options.data_root.string() << "), "
             << options.normalization->to_string() << ", compensation "
             << args.text("compensation") << ", " << options.epochs << " epoch(s), "
-            << options.threads << " thread(s)\n";
+            << options.threads << " thread(s)" << (options.fast ? ", fast mode" : "") << "\n";
 
   const auto& compensation = args.text("compensation");
   const auto& device = args.text("device");

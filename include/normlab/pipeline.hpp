@@ -27,6 +27,7 @@
 #include "normlab/data/mnist.hpp"
 #include "normlab/detail/slots.hpp"
 #include "normlab/device/device.hpp"
+#include "normlab/models/lenet.hpp"
 #include "normlab/normalize/batch_normalizer.hpp"
 #include "normlab/normalize/normalize.hpp"
 #include "normlab/optim/policies.hpp"
@@ -49,6 +50,10 @@ struct RunOptions {
   std::optional<bool> shuffle;        ///< default: shuffle on CUDA, not on the CPU (the notebook's rule)
   int threads = 0;                    ///< intra-op threads (0: leave LibTorch's setting)
   bool keep_freed_memory = true;      ///< device::keep_freed_memory(): ~1.5x faster CPU epochs
+  /// Fast mode (LeNet models; others ignore it): dropout masks drawn in bulk (the same bits), and
+  /// bfloat16 autocast for the forward passes where bfloat16 is native (AVX512-BF16 CPUs, CUDA):
+  /// no longer the notebook's numbers. docs/performance.md; train/variant_trainer.hpp (run_fast).
+  bool fast = false;
   std::optional<NormalizationValues> normalization;  ///< run-time (mean, std); else the policy's
   std::size_t record_losses = 0;      ///< keep the first K training batch losses of epoch 1
   std::ostream* log = &std::cerr;     ///< progress lines; nullptr for silence
@@ -67,6 +72,11 @@ struct RunResult {
   int64_t total = 0;
   double seconds = 0;
 };
+
+namespace detail {
+template <class PipelineType>
+RunResult run_fast(const RunOptions& options, const data::TrainTest& data);  // train/variant_trainer.hpp
+}  // namespace detail
 
 /// Thrown when the training loss becomes NaN or infinite. Holds every epoch finished before.
 struct TrainingDiverged : std::runtime_error {
@@ -107,6 +117,8 @@ class Pipeline {
   /// Trains and tests on data already loaded (a study loads once, runs many trials).
   RunResult run(const RunOptions& options, const data::TrainTest& data) const {
     check(options);
+    if constexpr (std::is_same_v<model_t, LeNet>)
+      if (options.fast) return detail::run_fast<Pipeline>(options, data);
     RunResult result;
     result.normalization = options.normalization ? *options.normalization : normalization_t::values();
     result.normalization.validate();
@@ -192,3 +204,6 @@ class Pipeline {
 };
 
 }  // namespace normlab
+
+// RunOptions::fast's implementation (it needs the Pipeline above).
+#include "normlab/train/variant_trainer.hpp"

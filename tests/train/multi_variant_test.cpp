@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 #include <normlab/normlab.hpp>
 #include <normlab/train/multi_variant.hpp>
+#include <ATen/Config.h>
 
 #include "../golden.hpp"
 
@@ -76,6 +77,11 @@ const std::vector<NormalizationValues> kFour = {
 
 TEST_CASE("the bulk dropout masks are torch::dropout's, and leave the generator where it leaves it",
           "[train][multi_variant]") {
+#if TORCH_VERSION_MAJOR < 2 && !AT_MKL_ENABLED()
+  // Debian's LibTorch 1.13 (no MKL): the bulk path must be taken (elsewhere it may fall back).
+  REQUIRE(normlab::detail::DropoutMasks::bulk_available(0.25));
+  REQUIRE(normlab::detail::DropoutMasks::bulk_available(0.5));
+#endif
   for (double p : {0.25, 0.5}) {
     for (int64_t n : {int64_t{64} * 64 * 12 * 12, int64_t{7}, int64_t{64} * 128}) {
       torch::manual_seed(1998 + n);

@@ -419,7 +419,7 @@ inline void ppf_approx_batch(std::size_t n, const double* q, const double* a, co
     if (h >= 0 && f0[i] < y[i] - delta && aux[i] > y[i] + delta && lo > -100 && hi < 100) {
       const bool lower = a[i] < 0;
       value[i] = lower ? x1 : -x1;
-      radius[i] = h + 2 * std::max(std::fabs(lo), std::fabs(hi)) * 0x1p-52 + 0x1p-1073;
+      radius[i] = std::max(hi - x1, x1 - lo) + 2 * std::max(std::fabs(lo), std::fabs(hi)) * 0x1p-52 + 0x1p-1073;
     } else {
       value[i] = ppf(q[i], a[i], b[i], log_mass[i], m);
       radius[i] = 0;
@@ -448,21 +448,19 @@ __attribute__((target("avx2,fma"))) inline void mass_arguments_avx2(double low, 
   const __m256d six = _mm256_set1_pd(6.0), abs_mask = _mm256_castsi256_pd(_mm256_set1_epi64x(0x7fffffffffffffffLL));
   const __m256d half = _mm256_set1_pd(0.5), zero = _mm256_setzero_pd(), sign = _mm256_set1_pd(-0.0);
   std::size_t k = 0;
-  auto saturated_ndtr = [&](__m256d x, int& ok) {  // 0.5 + 0.5 sign(x / sqrt 2) where saturated
-    const __m256d t = _mm256_div_pd(x, sqrt2);
-    ok = _mm256_movemask_pd(_mm256_cmp_pd(_mm256_and_pd(t, abs_mask), six, _CMP_GE_OQ));
-    const __m256d s = _mm256_blendv_pd(_mm256_set1_pd(-1.0), _mm256_set1_pd(1.0), _mm256_cmp_pd(t, zero, _CMP_GT_OQ));
-    return _mm256_add_pd(half, _mm256_mul_pd(half, s));
-  };
   for (; k + 4 <= n; k += 4) {
     const __m256d vmu = _mm256_loadu_pd(mu + k), vsigma = _mm256_loadu_pd(sigma + k);
     const __m256d va = _mm256_div_pd(_mm256_sub_pd(vlow, vmu), vsigma);
     const __m256d vb = _mm256_div_pd(_mm256_sub_pd(vhigh, vmu), vsigma);
     _mm256_storeu_pd(a + k, va);
     _mm256_storeu_pd(b + k, vb);
-    int ok_a = 0, ok_b = 0;
-    const __m256d na = saturated_ndtr(va, ok_a);
-    const __m256d nb = saturated_ndtr(_mm256_xor_pd(vb, sign), ok_b);
+    // 0.5 + 0.5 sign(x / sqrt 2) where |x / sqrt 2| >= 6
+    const __m256d ta = _mm256_div_pd(va, sqrt2), tb = _mm256_div_pd(_mm256_xor_pd(vb, sign), sqrt2);
+    const int ok_a = _mm256_movemask_pd(_mm256_cmp_pd(_mm256_and_pd(ta, abs_mask), six, _CMP_GE_OQ));
+    const int ok_b = _mm256_movemask_pd(_mm256_cmp_pd(_mm256_and_pd(tb, abs_mask), six, _CMP_GE_OQ));
+    const __m256d one = _mm256_set1_pd(1.0), minus_one = _mm256_set1_pd(-1.0);
+    const __m256d na = _mm256_add_pd(half, _mm256_mul_pd(half, _mm256_blendv_pd(minus_one, one, _mm256_cmp_pd(ta, zero, _CMP_GT_OQ))));
+    const __m256d nb = _mm256_add_pd(half, _mm256_mul_pd(half, _mm256_blendv_pd(minus_one, one, _mm256_cmp_pd(tb, zero, _CMP_GT_OQ))));
     _mm256_storeu_pd(arg + k, _mm256_sub_pd(_mm256_xor_pd(na, sign), nb));
     if ((ok_a & ok_b) != 0xf)
       for (std::size_t j = k; j < k + 4; ++j) arg[j] = -truncnorm::ndtr(a[j], m) - truncnorm::ndtr(-b[j], m);

@@ -14,6 +14,17 @@
 //   as a double; `distribution_json` as Optuna writes it; values with their FINITE / INF_POS /
 //   INF_NEG type, intermediate values also with NAN; heartbeats as `CURRENT_TIMESTAMP` (UTC).
 //
+// Speed (benchmarks/study_benchmark.cpp): statements are prepared once per connection
+// (SQLITE_PREPARE_PERSISTENT) and reused; the trials read are cached and, like Optuna's
+// _CachedStorage, reread only where they may have changed: a finished trial never changes, this
+// connection's own writes update the cache, and `PRAGMA data_version` tells when another
+// connection (thread or process, normlab or Optuna) committed anything. From its first write the
+// file is in WAL mode (`journal_mode=WAL`, `synchronous=NORMAL`: a commit appends to the -wal file
+// instead of syncing a rollback journal; the database stays consistent on power loss, the last
+// commits may be lost); when the last writer closes it, it is set back to the rollback journal
+// (`journal_mode=DELETE`), so a finished file is an ordinary one for readers without write access
+// to its folder. Opening and reading never write.
+//
 // Concurrency: each SqliteStorage owns one connection, guarded by a mutex, so threads may share one
 // object (calls are serialised; objectives run outside them). Processes (or several SqliteStorage
 // objects) share a file through SQLite's file locks: every write is one `BEGIN IMMEDIATE`
@@ -27,7 +38,10 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstring>
+#include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -35,6 +49,7 @@
 #include <string>
 #include <thread>
 #include <type_traits>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -60,13 +75,78 @@ struct SqliteBusy {
   std::string message;
 };
 
+/// A connection's prepared statements, kept for its lifetime (sqlite3_prepare_v3 with
+/// SQLITE_PREPARE_PERSISTENT) and keyed by their SQL text. Not thread-safe: the storage's mutex
+/// guards it.
+class SqliteStatementCache {
+ public:
+  struct Entry {
+    sqlite3_stmt* stmt = nullptr;
+    bool in_use = false;
+  };
+  SqliteStatementCache() = default;
+  SqliteStatementCache(const SqliteStatementCache&) = delete;
+  SqliteStatementCache& operator=(const SqliteStatementCache&) = delete;
+  ~SqliteStatementCache() { clear(); }
+
+  /// Finalizes every statement (before the connection closes).
+  void clear() {
+    for (auto& [sql, entry] : entries_) sqlite3_finalize(entry.stmt);
+    entries_.clear();
+  }
+
+  /// The entry for `sql`, prepared on first use; nullptr while it is in use (a nested use of the
+  /// same SQL then prepares its own statement). Returns the SQLite error code in `rc`.
+  Entry* acquire(sqlite3* db, const char* sql, int& rc) {
+    rc = SQLITE_OK;
+    auto it = entries_.find(sql);
+    if (it == entries_.end()) {
+      sqlite3_stmt* stmt = nullptr;
+      rc = sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
+      if (rc != SQLITE_OK) {
+        sqlite3_finalize(stmt);
+        return nullptr;
+      }
+      it = entries_.emplace(sql, Entry{stmt, false}).first;
+    }
+    if (it->second.in_use) return nullptr;
+    it->second.in_use = true;
+    return &it->second;
+  }
+
+ private:
+  std::unordered_map<std::string, Entry> entries_;
+};
+
 class SqliteStatement {
  public:
+  /// A statement of its own, finalized at the end.
   SqliteStatement(sqlite3* db, const char* sql) : db_(db), sql_(sql) {
     const int rc = sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr);
     if (rc != SQLITE_OK) fail(rc);
   }
-  ~SqliteStatement() { sqlite3_finalize(stmt_); }
+  /// The cached statement for `sql` (reset and unbound at the end), or one of its own when that
+  /// one is in use.
+  SqliteStatement(SqliteStatementCache& cache, sqlite3* db, const char* sql) : db_(db), sql_(sql) {
+    int rc = SQLITE_OK;
+    entry_ = cache.acquire(db, sql, rc);
+    if (rc != SQLITE_OK) fail(rc);
+    if (entry_) {
+      stmt_ = entry_->stmt;
+    } else {
+      rc = sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr);
+      if (rc != SQLITE_OK) fail(rc);
+    }
+  }
+  ~SqliteStatement() {
+    if (entry_) {
+      sqlite3_reset(stmt_);
+      sqlite3_clear_bindings(stmt_);
+      entry_->in_use = false;
+    } else {
+      sqlite3_finalize(stmt_);
+    }
+  }
   SqliteStatement(const SqliteStatement&) = delete;
   SqliteStatement& operator=(const SqliteStatement&) = delete;
 
@@ -76,7 +156,8 @@ class SqliteStatement {
   SqliteStatement& bind(int i, const std::string& v) {
     return check(sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT));
   }
-  SqliteStatement& bind(int i, const char* v) { return bind(i, std::string(v)); }
+  /// A string that outlives the statement's use (a literal): not copied.
+  SqliteStatement& bind(int i, const char* v) { return check(sqlite3_bind_text(stmt_, i, v, -1, SQLITE_STATIC)); }
   SqliteStatement& bind_null(int i) { return check(sqlite3_bind_null(stmt_, i)); }
   SqliteStatement& bind_text_or_null(int i, const std::string& v) { return v.empty() ? bind_null(i) : bind(i, v); }
 
@@ -99,6 +180,12 @@ class SqliteStatement {
     const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, c));
     return p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(stmt_, c))) : std::string();
   }
+  /// Whether column c holds the text `s` (NULL reads as empty, as text() does), without a copy.
+  bool text_equals(int c, const std::string& s) const {
+    const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, c));
+    const auto n = p ? static_cast<size_t>(sqlite3_column_bytes(stmt_, c)) : 0;
+    return n == s.size() && (n == 0 || std::memcmp(p, s.data(), n) == 0);
+  }
 
  private:
   SqliteStatement& check(int rc) {
@@ -116,6 +203,7 @@ class SqliteStatement {
   sqlite3* db_;
   const char* sql_;
   sqlite3_stmt* stmt_ = nullptr;
+  SqliteStatementCache::Entry* entry_ = nullptr;
 };
 
 /// Optuna 3.1's DDL, verbatim as SQLAlchemy emits it (dumped from a file Optuna 3.1 created).
@@ -173,12 +261,22 @@ class SqliteStorage final : public Storage {
     try {
       initialize();
     } catch (...) {
+      statements_.clear();
       sqlite3_close(db_);
       db_ = nullptr;
       throw;
     }
   }
-  ~SqliteStorage() override { sqlite3_close(db_); }
+  ~SqliteStorage() override {
+    statements_.clear();  // sqlite3_close refuses a connection with live statements
+    if (wal_) {
+      // Back to the rollback journal when this is the last connection (else SQLITE_BUSY at once,
+      // and the file stays in WAL mode, which every SQLite reader handles).
+      sqlite3_busy_timeout(db_, 0);
+      sqlite3_exec(db_, "PRAGMA journal_mode=DELETE", nullptr, nullptr, nullptr);
+    }
+    sqlite3_close(db_);
+  }
   SqliteStorage(const SqliteStorage&) = delete;
   SqliteStorage& operator=(const SqliteStorage&) = delete;
 
@@ -186,14 +284,28 @@ class SqliteStorage final : public Storage {
   /// The file's revision: the one asked for when it was created here, else the one it had.
   SchemaVersion schema_version() const { return schema_; }
 
+  /// get_all_trials(study_id) without the copy: the storage's cached list (current as of this
+  /// call), shared and never modified afterwards (a later write copies it first). What Study
+  /// hands its sampler and pruner.
+  std::shared_ptr<const std::vector<FrozenTrial>> trials_snapshot(int64_t study_id) {
+    {
+      std::lock_guard lock(mutex_);
+      if (auto* cached = current_cache(study_id)) return cached->trials;
+    }
+    return read([&]() -> std::shared_ptr<const std::vector<FrozenTrial>> {
+      require_study(study_id);
+      return refresh(study_id).trials;
+    });
+  }
+
   int64_t create_new_study(const std::string& name, StudyDirection direction) override {
     return write([&] {
-      detail::SqliteStatement find(db_, "SELECT study_id FROM studies WHERE study_name = ?");
+      detail::SqliteStatement find(statements_, db_, "SELECT study_id FROM studies WHERE study_name = ?");
       if (find.bind(1, name).step())
         throw DuplicatedStudyError("normlab: a study named '" + name + "' already exists in '" + path_ + "'");
-      detail::SqliteStatement(db_, "INSERT INTO studies (study_name) VALUES (?)").bind(1, name).run();
+      detail::SqliteStatement(statements_, db_, "INSERT INTO studies (study_name) VALUES (?)").bind(1, name).run();
       const int64_t id = sqlite3_last_insert_rowid(db_);
-      detail::SqliteStatement(db_, "INSERT INTO study_directions (direction, study_id, objective) VALUES (?, ?, 0)")
+      detail::SqliteStatement(statements_, db_, "INSERT INTO study_directions (direction, study_id, objective) VALUES (?, ?, 0)")
           .bind(1, to_string(direction))
           .bind(2, id)
           .run();
@@ -203,7 +315,7 @@ class SqliteStorage final : public Storage {
 
   std::optional<int64_t> find_study(const std::string& name) override {
     return read([&]() -> std::optional<int64_t> {
-      detail::SqliteStatement s(db_, "SELECT study_id FROM studies WHERE study_name = ?");
+      detail::SqliteStatement s(statements_, db_, "SELECT study_id FROM studies WHERE study_name = ?");
       if (s.bind(1, name).step()) return s.int64(0);
       return std::nullopt;
     });
@@ -212,7 +324,7 @@ class SqliteStorage final : public Storage {
   StudyDirection study_direction(int64_t study_id) override {
     return read([&] {
       require_study(study_id);
-      detail::SqliteStatement s(db_, "SELECT direction FROM study_directions WHERE study_id = ? ORDER BY objective");
+      detail::SqliteStatement s(statements_, db_, "SELECT direction FROM study_directions WHERE study_id = ? ORDER BY objective");
       if (!s.bind(1, study_id).step()) return StudyDirection::NotSet;
       return study_direction_from_string(s.text(0));
     });
@@ -225,7 +337,7 @@ class SqliteStorage final : public Storage {
   std::vector<std::string> study_names() override {
     return read([&] {
       std::vector<std::string> names;
-      detail::SqliteStatement s(db_, "SELECT study_name FROM studies ORDER BY study_id");
+      detail::SqliteStatement s(statements_, db_, "SELECT study_name FROM studies ORDER BY study_id");
       while (s.step()) names.push_back(s.text(0));
       return names;
     });
@@ -240,7 +352,7 @@ class SqliteStorage final : public Storage {
         t.datetime_start = detail::local_datetime_now();
       }
       // As Optuna: insert RUNNING, fill in the template, then set the state and the number.
-      detail::SqliteStatement(db_,
+      detail::SqliteStatement(statements_, db_,
                               "INSERT INTO trials (number, study_id, state, datetime_start, datetime_complete) "
                               "VALUES (NULL, ?, 'RUNNING', ?, ?)")
           .bind(1, study_id)
@@ -260,14 +372,16 @@ class SqliteStorage final : public Storage {
         for (const auto& [k, v] : t.system_attrs) put_attr("trial_system_attributes", t.trial_id, k, v);
         for (const auto& [step, v] : t.intermediate_values) put_intermediate(t.trial_id, step, v);
       }
-      detail::SqliteStatement count(db_, "SELECT count(trial_id) FROM trials WHERE study_id = ? AND trial_id < ?");
+      detail::SqliteStatement count(statements_, db_, "SELECT count(trial_id) FROM trials WHERE study_id = ? AND trial_id < ?");
       count.bind(1, study_id).bind(2, t.trial_id).step();
       t.number = count.int64(0);
-      detail::SqliteStatement(db_, "UPDATE trials SET number = ?, state = ? WHERE trial_id = ?")
+      detail::SqliteStatement(statements_, db_, "UPDATE trials SET number = ?, state = ? WHERE trial_id = ?")
           .bind(1, t.number)
           .bind(2, to_string(t.state))
           .bind(3, t.trial_id)
           .run();
+      if (tmpl) pending_invalidate(study_id);  // a template's values go through the text columns: reread
+      else pending_append(study_id, t);
       return t;
     });
   }
@@ -279,6 +393,11 @@ class SqliteStorage final : public Storage {
     write([&] {
       const TrialRow row = updatable(trial_id);
       put_param(row.study_id, require_study(row.study_id), trial_id, name, internal_value, distribution, check);
+      const search::Distribution stored = parse_distribution(search::to_json(distribution));  // as read back
+      pending_modify(row.study_id, trial_id, [name, internal_value, stored](FrozenTrial& t) {
+        t.params[name] = internal_value;
+        t.distributions.insert_or_assign(name, stored);
+      });
       return 0;
     });
   }
@@ -293,22 +412,31 @@ class SqliteStorage final : public Storage {
       if (value) put_value(trial_id, *value);
       const std::string now = detail::local_datetime_now();
       if (state == TrialState::Running)
-        detail::SqliteStatement(db_, "UPDATE trials SET state = ?, datetime_start = ? WHERE trial_id = ?")
+        detail::SqliteStatement(statements_, db_, "UPDATE trials SET state = ?, datetime_start = ? WHERE trial_id = ?")
             .bind(1, to_string(state)).bind(2, now).bind(3, trial_id).run();
       else if (is_finished(state))
-        detail::SqliteStatement(db_, "UPDATE trials SET state = ?, datetime_complete = ? WHERE trial_id = ?")
+        detail::SqliteStatement(statements_, db_, "UPDATE trials SET state = ?, datetime_complete = ? WHERE trial_id = ?")
             .bind(1, to_string(state)).bind(2, now).bind(3, trial_id).run();
       else
-        detail::SqliteStatement(db_, "UPDATE trials SET state = ? WHERE trial_id = ?")
+        detail::SqliteStatement(statements_, db_, "UPDATE trials SET state = ? WHERE trial_id = ?")
             .bind(1, to_string(state)).bind(2, trial_id).run();
+      pending_modify(row.study_id, trial_id, [state, value, now](FrozenTrial& t) {
+        t.state = state;
+        if (value) t.value = std::isinf(*value) ? (*value > 0 ? HUGE_VAL : -HUGE_VAL) : *value;
+        if (state == TrialState::Running) t.datetime_start = now;
+        else if (is_finished(state)) t.datetime_complete = now;
+      });
       return true;
     });
   }
 
   void set_trial_intermediate_value(int64_t trial_id, int64_t step, double value) override {
     write([&] {
-      updatable(trial_id);
+      const TrialRow row = updatable(trial_id);
       put_intermediate(trial_id, step, value);
+      pending_modify(row.study_id, trial_id, [step, value](FrozenTrial& t) {
+        t.intermediate_values[step] = std::isnan(value) ? std::nan("") : value;
+      });
       return 0;
     });
   }
@@ -320,6 +448,15 @@ class SqliteStorage final : public Storage {
   }
 
   FrozenTrial get_trial(int64_t trial_id) override {
+    {
+      std::lock_guard lock(mutex_);
+      sync_data_version();
+      for (const auto& [study, cached] : cache_) {
+        if (!cached.current) continue;
+        const auto it = cached.index.find(trial_id);
+        if (it != cached.index.end()) return (*cached.trials)[it->second];
+      }
+    }
     return read([&] {
       const TrialRow row = trial_row(trial_id);
       auto trials = load_trials(row.study_id, {}, trial_id);
@@ -328,16 +465,18 @@ class SqliteStorage final : public Storage {
   }
 
   std::vector<FrozenTrial> get_all_trials(int64_t study_id, const std::vector<TrialState>& states = {}) override {
-    return read([&] {
-      require_study(study_id);
-      return load_trials(study_id, states, std::nullopt);
-    });
+    const std::shared_ptr<const std::vector<FrozenTrial>> all = trials_snapshot(study_id);
+    if (states.empty()) return *all;
+    std::vector<FrozenTrial> out;
+    for (const FrozenTrial& t : *all)
+      if (detail::state_selected(t.state, states)) out.push_back(t);
+    return out;
   }
 
   int64_t count_trials(int64_t study_id, const std::vector<TrialState>& states = {}) override {
     return read([&] {
       require_study(study_id);
-      detail::SqliteStatement s(db_, "SELECT state, count(trial_id) FROM trials WHERE study_id = ? GROUP BY state");
+      detail::SqliteStatement s(statements_, db_, "SELECT state, count(trial_id) FROM trials WHERE study_id = ? GROUP BY state");
       s.bind(1, study_id);
       int64_t n = 0;
       while (s.step())
@@ -347,17 +486,31 @@ class SqliteStorage final : public Storage {
   }
 
   std::optional<int64_t> pop_waiting_trial(int64_t study_id) override {
+    {
+      // Nothing to pop when the cached trials are current and none waits (no write transaction).
+      std::lock_guard lock(mutex_);
+      if (const auto* cached = current_cache(study_id)) {
+        bool waiting = false;
+        for (const FrozenTrial& t : *cached->trials) waiting = waiting || t.state == TrialState::Waiting;
+        if (!waiting) return std::nullopt;
+      }
+    }
     return write([&]() -> std::optional<int64_t> {
       require_study(study_id);
-      detail::SqliteStatement s(db_,
+      detail::SqliteStatement s(statements_, db_,
                                 "SELECT trial_id FROM trials WHERE study_id = ? AND state = 'WAITING' "
                                 "ORDER BY trial_id LIMIT 1");
       if (!s.bind(1, study_id).step()) return std::nullopt;
       const int64_t id = s.int64(0);
-      detail::SqliteStatement(db_, "UPDATE trials SET state = 'RUNNING', datetime_start = ? WHERE trial_id = ?")
-          .bind(1, detail::local_datetime_now())
+      const std::string now = detail::local_datetime_now();
+      detail::SqliteStatement(statements_, db_, "UPDATE trials SET state = 'RUNNING', datetime_start = ? WHERE trial_id = ?")
+          .bind(1, now)
           .bind(2, id)
           .run();
+      pending_modify(study_id, id, [now](FrozenTrial& t) {
+        t.state = TrialState::Running;
+        t.datetime_start = now;
+      });
       return id;
     });
   }
@@ -365,7 +518,7 @@ class SqliteStorage final : public Storage {
   void record_heartbeat(int64_t trial_id) override {
     write([&] {
       trial_row(trial_id);
-      detail::SqliteStatement(db_,
+      detail::SqliteStatement(statements_, db_,
                               "INSERT INTO trial_heartbeats (trial_id, heartbeat) VALUES (?, CURRENT_TIMESTAMP) "
                               "ON CONFLICT (trial_id) DO UPDATE SET heartbeat = CURRENT_TIMESTAMP")
           .bind(1, trial_id)
@@ -380,7 +533,7 @@ class SqliteStorage final : public Storage {
       // Both times come from SQLite's clock in UTC, as Optuna compares them; whole seconds, as
       // CURRENT_TIMESTAMP has. (Optuna uses timedelta.seconds, which wraps after a day; normlab
       // uses the full difference.)
-      detail::SqliteStatement s(db_,
+      detail::SqliteStatement s(statements_, db_,
                                 "SELECT t.trial_id, (julianday(CURRENT_TIMESTAMP) - julianday(h.heartbeat)) * 86400.0 "
                                 "FROM trials t JOIN trial_heartbeats h ON h.trial_id = t.trial_id "
                                 "WHERE t.study_id = ? AND t.state = 'RUNNING' ORDER BY t.trial_id");
@@ -389,13 +542,18 @@ class SqliteStorage final : public Storage {
       while (s.step())
         if (std::round(s.real(1)) > grace_seconds) stale.push_back(s.int64(0));
       const std::string now = detail::local_datetime_now();
-      for (int64_t id : stale)
-        detail::SqliteStatement(db_,
+      for (int64_t id : stale) {
+        detail::SqliteStatement(statements_, db_,
                                 "UPDATE trials SET state = 'FAIL', datetime_complete = ? "
                                 "WHERE trial_id = ? AND state = 'RUNNING'")
             .bind(1, now)
             .bind(2, id)
             .run();
+        pending_modify(study_id, id, [now](FrozenTrial& t) {
+          t.state = TrialState::Fail;
+          t.datetime_complete = now;
+        });
+      }
       return stale;
     });
   }
@@ -424,22 +582,31 @@ class SqliteStorage final : public Storage {
   }
   void rollback_quietly() {
     if (!sqlite3_get_autocommit(db_)) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    pending_.clear();
+    first_distribution_.clear();  // it may hold a row of the rolled-back transaction
   }
+  /// One statement without results, prepared once (BEGIN, COMMIT, ...).
+  void run_sql(const char* sql) { detail::SqliteStatement(statements_, db_, sql).run(); }
   /// Runs `f` in one transaction under the mutex; SQLITE_BUSY after the busy timeout rolls back and
   /// runs it again (with back-off), so it never surfaces as "database is locked".
   template <class F>
-  auto transaction(const char* begin, F&& f) -> std::invoke_result_t<F&> {
+  auto transaction(const char* begin, F&& f, bool writes) -> std::invoke_result_t<F&> {
     std::lock_guard lock(mutex_);
+    if (writes && !wal_checked_) use_wal();
     for (int attempt = 0;; ++attempt) {
       try {
-        exec(begin);
+        pending_.clear();
+        run_sql(begin);
+        sync_data_version();
         if constexpr (std::is_void_v<std::invoke_result_t<F&>>) {
           f();
-          exec("COMMIT");
+          run_sql("COMMIT");
+          apply_pending();
           return;
         } else {
           auto result = f();
-          exec("COMMIT");
+          run_sql("COMMIT");
+          apply_pending();
           return result;
         }
       } catch (const detail::SqliteBusy& busy) {
@@ -456,17 +623,145 @@ class SqliteStorage final : public Storage {
   }
   template <class F>
   std::invoke_result_t<F&> write(F&& f) {
-    return transaction("BEGIN IMMEDIATE", std::forward<F>(f));
+    return transaction("BEGIN IMMEDIATE", std::forward<F>(f), true);
   }
   template <class F>
   std::invoke_result_t<F&> read(F&& f) {
-    return transaction("BEGIN", std::forward<F>(f));
+    return transaction("BEGIN", std::forward<F>(f), false);
+  }
+
+  /// Before the first write: WAL mode (see the top of this header). Left as it is when SQLite
+  /// cannot switch (an in-memory database, a read-only file, ...).
+  void use_wal() {
+    wal_checked_ = true;
+    if (path_.empty() || path_ == ":memory:" || path_.rfind("file:", 0) == 0) return;
+    sqlite3_stmt* stmt = nullptr;
+    if (sqlite3_prepare_v2(db_, "PRAGMA journal_mode=WAL", -1, &stmt, nullptr) == SQLITE_OK &&
+        sqlite3_step(stmt) == SQLITE_ROW) {
+      const auto* mode = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
+      wal_ = mode && std::string(mode) == "wal";
+    }
+    sqlite3_finalize(stmt);
+    if (wal_) sqlite3_exec(db_, "PRAGMA synchronous=NORMAL", nullptr, nullptr, nullptr);
+  }
+
+  // ---- the trial cache -------------------------------------------------------------------------
+  /// A study's trials as last read or written here, ordered by trial_id (= number).
+  struct CachedStudy {
+    std::shared_ptr<std::vector<FrozenTrial>> trials = std::make_shared<std::vector<FrozenTrial>>();
+    std::unordered_map<int64_t, std::size_t> index;  // trial_id -> position
+    bool current = false;  // no other connection has committed since
+  };
+  struct PendingPatch {
+    int64_t study_id;
+    int64_t trial_id;  // -1: append `appended`; -2: reread the study
+    std::function<void(FrozenTrial&)> modify;
+    FrozenTrial appended;
+  };
+
+  /// Another connection committed since the last look (PRAGMA data_version): nothing cached is
+  /// known current any more.
+  void sync_data_version() {
+    detail::SqliteStatement s(statements_, db_, "PRAGMA data_version");
+    s.step();
+    const int64_t version = s.int64(0);
+    if (version == data_version_) return;
+    data_version_ = version;
+    for (auto& [study, cached] : cache_) cached.current = false;
+    first_distribution_.clear();
+  }
+
+  /// The study's cache when it is current (checks data_version); else nullptr. Under the mutex.
+  CachedStudy* current_cache(int64_t study_id) {
+    sync_data_version();
+    const auto it = cache_.find(study_id);
+    return it != cache_.end() && it->second.current ? &it->second : nullptr;
+  }
+
+  /// Rereads what may have changed: the study's list of trials, then every trial not cached,
+  /// not finished, or listed differently (a finished trial never changes). In a transaction.
+  CachedStudy& refresh(int64_t study_id) {
+    CachedStudy& cached = cache_[study_id];
+    if (cached.current) return cached;
+    auto fresh = std::make_shared<std::vector<FrozenTrial>>();
+    std::vector<std::size_t> missing;
+    {
+      detail::SqliteStatement s(statements_, db_,
+                                "SELECT trial_id, number, state, datetime_start, datetime_complete FROM trials "
+                                "WHERE study_id = ? ORDER BY trial_id");
+      s.bind(1, study_id);
+      while (s.step()) {
+        const int64_t id = s.int64(0);
+        const auto it = cached.index.find(id);
+        if (it != cached.index.end()) {
+          const FrozenTrial& old = (*cached.trials)[it->second];
+          if (is_finished(old.state) && old.number == (s.is_null(1) ? -1 : s.int64(1)) &&
+              s.text_equals(2, to_string(old.state)) && s.text_equals(3, old.datetime_start) &&
+              s.text_equals(4, old.datetime_complete)) {
+            fresh->push_back(old);
+            continue;
+          }
+        }
+        missing.push_back(fresh->size());
+        fresh->emplace_back().trial_id = id;
+      }
+    }
+    if (missing.size() > 8) {
+      *fresh = load_trials(study_id, {}, std::nullopt);
+    } else {
+      for (std::size_t pos : missing) {
+        std::vector<FrozenTrial> one = load_trials(study_id, {}, (*fresh)[pos].trial_id);
+        if (!one.empty()) (*fresh)[pos] = std::move(one.front());
+      }
+    }
+    cached.trials = std::move(fresh);
+    cached.index.clear();
+    for (std::size_t i = 0; i < cached.trials->size(); ++i) cached.index[(*cached.trials)[i].trial_id] = i;
+    cached.current = true;
+    return cached;
+  }
+
+  // What a write transaction changes in the cache, applied once it has committed.
+  void pending_modify(int64_t study_id, int64_t trial_id, std::function<void(FrozenTrial&)> modify) {
+    pending_.push_back({study_id, trial_id, std::move(modify), {}});
+  }
+  void pending_append(int64_t study_id, const FrozenTrial& trial) { pending_.push_back({study_id, -1, {}, trial}); }
+  void pending_invalidate(int64_t study_id) { pending_.push_back({study_id, -2, {}, {}}); }
+  void apply_pending() {
+    for (PendingPatch& patch : pending_) {
+      const auto it = cache_.find(patch.study_id);
+      if (it == cache_.end()) continue;
+      CachedStudy& cached = it->second;
+      if (patch.trial_id == -2) {
+        cached.current = false;
+        continue;
+      }
+      if (cached.trials.use_count() > 1)  // someone holds a snapshot: copy on write
+        cached.trials = std::make_shared<std::vector<FrozenTrial>>(*cached.trials);
+      std::vector<FrozenTrial>& trials = *cached.trials;
+      if (patch.trial_id == -1) {
+        if (!trials.empty() && trials.back().trial_id >= patch.appended.trial_id) {
+          cached.current = false;
+          continue;
+        }
+        cached.index[patch.appended.trial_id] = trials.size();
+        trials.push_back(std::move(patch.appended));
+        continue;
+      }
+      const auto pos = cached.index.find(patch.trial_id);
+      if (pos == cached.index.end()) {
+        cached.current = false;
+        continue;
+      }
+      patch.modify(trials[pos->second]);
+    }
+    pending_.clear();
   }
 
   // ---- opening ---------------------------------------------------------------------------------
   std::set<std::string> schema_objects() {
     std::set<std::string> names;
-    detail::SqliteStatement s(db_, "SELECT name FROM sqlite_master");
+    detail::SqliteStatement s(statements_, db_, "SELECT name FROM sqlite_master");
     while (s.step()) names.insert(s.text(0));
     return names;
   }
@@ -498,12 +793,12 @@ class SqliteStorage final : public Storage {
     // Which revision the file has, or will have.
     std::optional<std::string> revision;
     if (objects.count("alembic_version")) {
-      detail::SqliteStatement s(db_, "SELECT version_num FROM alembic_version");
+      detail::SqliteStatement s(statements_, db_, "SELECT version_num FROM alembic_version");
       if (s.step()) revision = s.text(0);
     }
     std::optional<int64_t> schema_number;
     if (objects.count("version_info")) {
-      detail::SqliteStatement s(db_, "SELECT schema_version FROM version_info WHERE version_info_id = 1");
+      detail::SqliteStatement s(statements_, db_, "SELECT schema_version FROM version_info WHERE version_info_id = 1");
       if (s.step() && !s.is_null(0)) schema_number = s.int64(0);
     }
     if (revision) {
@@ -527,14 +822,14 @@ class SqliteStorage final : public Storage {
     if (schema_ == SchemaVersion::v3_2_0_a && !revision && !objects.count(detail::kOptunaV320Index.name))
       exec(detail::kOptunaV320Index.sql);
     if (!objects.count("version_info") || !schema_number) {
-      detail::SqliteStatement(db_,
+      detail::SqliteStatement(statements_, db_,
                               "INSERT OR IGNORE INTO version_info (version_info_id, schema_version, library_version) "
                               "VALUES (1, 12, ?)")
           .bind(1, schema_ == SchemaVersion::v3_0_0_d ? "3.1.0" : "3.2.0")
           .run();
     }
     if (!revision)
-      detail::SqliteStatement(db_, "INSERT INTO alembic_version (version_num) VALUES (?)")
+      detail::SqliteStatement(statements_, db_, "INSERT INTO alembic_version (version_num) VALUES (?)")
           .bind(1, alembic_revision(schema_))
           .run();
     return missing;
@@ -553,13 +848,13 @@ class SqliteStorage final : public Storage {
 
   // ---- rows ------------------------------------------------------------------------------------
   std::string require_study(int64_t study_id) {
-    detail::SqliteStatement s(db_, "SELECT study_name FROM studies WHERE study_id = ?");
+    detail::SqliteStatement s(statements_, db_, "SELECT study_name FROM studies WHERE study_id = ?");
     if (!s.bind(1, study_id).step())
       throw NotFoundError("normlab: no study with id " + std::to_string(study_id) + " in '" + path_ + "'");
     return s.text(0);
   }
   TrialRow trial_row(int64_t trial_id) {
-    detail::SqliteStatement s(db_, "SELECT study_id, number, state FROM trials WHERE trial_id = ?");
+    detail::SqliteStatement s(statements_, db_, "SELECT study_id, number, state FROM trials WHERE trial_id = ?");
     if (!s.bind(1, trial_id).step())
       throw NotFoundError("normlab: no trial with id " + std::to_string(trial_id) + " in '" + path_ + "'");
     return TrialRow{s.int64(0), s.int64(1), trial_state_from_string(s.text(2))};
@@ -579,12 +874,18 @@ class SqliteStorage final : public Storage {
   void put_param(int64_t study_id, const std::string& study_name, int64_t trial_id, const std::string& name,
                  double internal_value, const search::Distribution& distribution, SpaceCheck check) {
     // The distribution the study stores for this name: the first row, as Optuna's check_and_add.
-    detail::SqliteStatement first(db_,
-                                  "SELECT p.distribution_json FROM trial_params p JOIN trials t ON t.trial_id = p.trial_id "
-                                  "WHERE t.study_id = ? AND p.param_name = ? ORDER BY p.param_id LIMIT 1");
-    if (first.bind(1, study_id).bind(2, name).step())
-      check_distribution_compatibility(parse_distribution(first.text(0)), distribution, name, study_name, check);
-    detail::SqliteStatement(db_,
+    // Kept until another connection commits (rows are only ever added after it).
+    auto known = first_distribution_.find({study_id, name});
+    if (known == first_distribution_.end()) {
+      detail::SqliteStatement first(statements_, db_,
+                                    "SELECT p.distribution_json FROM trial_params p JOIN trials t ON t.trial_id = p.trial_id "
+                                    "WHERE t.study_id = ? AND p.param_name = ? ORDER BY p.param_id LIMIT 1");
+      if (first.bind(1, study_id).bind(2, name).step())
+        known = first_distribution_.emplace(std::pair{study_id, name}, first.text(0)).first;
+    }
+    if (known != first_distribution_.end())
+      check_distribution_compatibility(parse_distribution(known->second), distribution, name, study_name, check);
+    detail::SqliteStatement(statements_, db_,
                             "INSERT INTO trial_params (trial_id, param_name, param_value, distribution_json) "
                             "VALUES (?, ?, ?, ?) ON CONFLICT (trial_id, param_name) DO UPDATE SET "
                             "param_value = excluded.param_value, distribution_json = excluded.distribution_json")
@@ -595,7 +896,7 @@ class SqliteStorage final : public Storage {
         .run();
   }
   void put_value(int64_t trial_id, double value) {
-    detail::SqliteStatement s(db_,
+    detail::SqliteStatement s(statements_, db_,
                               "INSERT INTO trial_values (trial_id, objective, value, value_type) VALUES (?, 0, ?, ?) "
                               "ON CONFLICT (trial_id, objective) DO UPDATE SET value = excluded.value, "
                               "value_type = excluded.value_type");
@@ -605,7 +906,7 @@ class SqliteStorage final : public Storage {
     s.run();
   }
   void put_intermediate(int64_t trial_id, int64_t step, double value) {
-    detail::SqliteStatement s(db_,
+    detail::SqliteStatement s(statements_, db_,
                               "INSERT INTO trial_intermediate_values (trial_id, step, intermediate_value, "
                               "intermediate_value_type) VALUES (?, ?, ?, ?) ON CONFLICT (trial_id, step) DO UPDATE SET "
                               "intermediate_value = excluded.intermediate_value, "
@@ -619,13 +920,16 @@ class SqliteStorage final : public Storage {
   void put_attr(const std::string& table, int64_t trial_id, const std::string& key, const std::string& json) {
     const std::string sql = "INSERT INTO " + table + " (trial_id, \"key\", value_json) VALUES (?, ?, ?) "
                             "ON CONFLICT (trial_id, \"key\") DO UPDATE SET value_json = excluded.value_json";
-    detail::SqliteStatement(db_, sql.c_str()).bind(1, trial_id).bind(2, key).bind(3, json).run();
+    detail::SqliteStatement(statements_, db_, sql.c_str()).bind(1, trial_id).bind(2, key).bind(3, json).run();
   }
   void set_attr(const std::string& table, int64_t trial_id, const std::string& key, const std::string& json) {
     Json::parse(json);  // only valid JSON text goes in: Optuna json.loads every value_json
     write([&] {
-      updatable(trial_id);
+      const TrialRow row = updatable(trial_id);
       put_attr(table, trial_id, key, json);
+      const bool user = table == "trial_user_attributes";
+      pending_modify(row.study_id, trial_id,
+                     [user, key, json](FrozenTrial& t) { (user ? t.user_attrs : t.system_attrs)[key] = json; });
       return 0;
     });
   }
@@ -648,7 +952,7 @@ class SqliteStorage final : public Storage {
     {
       const std::string sql = "SELECT t.trial_id, t.number, t.state, t.datetime_start, t.datetime_complete "
                               "FROM trials t WHERE " + where + " ORDER BY t.trial_id";
-      detail::SqliteStatement s(db_, sql.c_str());
+      detail::SqliteStatement s(statements_, db_, sql.c_str());
       s.bind(1, key);
       while (s.step()) {
         FrozenTrial t;
@@ -665,7 +969,7 @@ class SqliteStorage final : public Storage {
     if (trials.empty()) return trials;
     auto each = [&](const char* from_where_order, auto&& fn) {
       const std::string sql = std::string(from_where_order);
-      detail::SqliteStatement s(db_, (sql + " WHERE " + where).c_str());
+      detail::SqliteStatement s(statements_, db_, (sql + " WHERE " + where).c_str());
       s.bind(1, key);
       while (s.step()) {
         auto it = index.find(s.int64(0));
@@ -697,7 +1001,13 @@ class SqliteStorage final : public Storage {
   SchemaVersion schema_;
   sqlite3* db_ = nullptr;
   std::mutex mutex_;
+  detail::SqliteStatementCache statements_;
   std::map<std::string, search::Distribution> distribution_cache_;
+  bool wal_checked_ = false, wal_ = false;
+  int64_t data_version_ = -1;
+  std::unordered_map<int64_t, CachedStudy> cache_;  // by study_id
+  std::vector<PendingPatch> pending_;
+  std::map<std::pair<int64_t, std::string>, std::string> first_distribution_;  // (study, name) -> JSON
 };
 
 }  // namespace normlab::study

@@ -346,6 +346,7 @@ class Study {
         pruner_(std::move(pruner)) {
     if (!sampler_) throw std::invalid_argument("normlab: a Study needs a sampler (e.g. search::make_sampler(\"tpe\", seed))");
     if (!storage_) throw std::invalid_argument("normlab: a Study needs a storage");
+    sqlite_ = dynamic_cast<SqliteStorage*>(storage_.get());
     if (pruner_)
       pruner_->set_attribute_writer([storage = storage_](int64_t id, const std::string& key, const std::string& json) {
         storage->set_trial_system_attr(id, key, json);
@@ -488,10 +489,22 @@ class Study {
     Trial trial(*this, std::move(frozen));
     {
       std::lock_guard lock(mutex_);
-      const std::vector<FrozenTrial> all = storage_->get_all_trials(study_id_);
-      sampler_->before_trial(search::StudyView{all, options_.direction}, trial.frozen_);
+      const TrialsSnapshot all = all_trials();
+      sampler_->before_trial(search::StudyView{*all, options_.direction}, trial.frozen_);
     }
     return trial;
+  }
+
+  /// The study's trials for the sampler and the pruner: SqliteStorage's shared, cached list (no
+  /// copy of every trial on each suggest), else a copy from the storage.
+  struct TrialsSnapshot {
+    std::shared_ptr<const std::vector<FrozenTrial>> shared;
+    std::vector<FrozenTrial> owned;
+    const std::vector<FrozenTrial>& operator*() const { return shared ? *shared : owned; }
+  };
+  TrialsSnapshot all_trials() const {
+    if (sqlite_) return {sqlite_->trials_snapshot(study_id_), {}};
+    return {nullptr, storage_->get_all_trials(study_id_)};
   }
 
   std::optional<FrozenTrial> best_of(const std::vector<FrozenTrial>& complete) const {
@@ -632,6 +645,7 @@ class Study {
 
   StudyOptions options_;
   std::shared_ptr<Storage> storage_;
+  SqliteStorage* sqlite_ = nullptr;  // storage_ when it is one (trials_snapshot)
   std::unique_ptr<search::Sampler> sampler_;
   std::unique_ptr<Pruner> pruner_;
   int64_t study_id_ = -1;
@@ -669,14 +683,14 @@ inline double Trial::suggest_validated(const std::string& name, const search::Di
     value = std::visit([](const auto& x) { return static_cast<double>(x.low); }, d);
   } else {
     std::lock_guard lock(s.mutex_);
-    const std::vector<FrozenTrial> all = s.storage_->get_all_trials(s.study_id_);
+    const Study::TrialsSnapshot all = s.all_trials();
     // Refuse a conflicting space before asking the sampler (the storage checks again, atomically).
-    for (const FrozenTrial& t : all)
+    for (const FrozenTrial& t : *all)
       if (auto it = t.distributions.find(name); it != t.distributions.end()) {
         check_distribution_compatibility(it->second, d, name, s.name(), s.options_.space_check);
         break;
       }
-    value = s.sampler_->sample_independent(search::StudyView{all, s.options_.direction}, frozen_, name, d);
+    value = s.sampler_->sample_independent(search::StudyView{*all, s.options_.direction}, frozen_, name, d);
   }
   if (std::holds_alternative<search::IntDistribution>(d)) value = static_cast<double>(std::llround(value));
   s.storage_->set_trial_param(frozen_.trial_id, name, value, d, s.options_.space_check);
@@ -696,9 +710,9 @@ inline bool Trial::should_prune() {
   Study& s = *study_;
   if (!s.pruner_) return false;
   std::lock_guard lock(s.mutex_);
-  const std::vector<FrozenTrial> all = s.storage_->get_all_trials(s.study_id_);
+  const Study::TrialsSnapshot all = s.all_trials();
   const FrozenTrial latest = s.storage_->get_trial(frozen_.trial_id);
-  return s.pruner_->prune(all, s.options_.direction, latest);
+  return s.pruner_->prune(*all, s.options_.direction, latest);
 }
 
 inline void Trial::set_user_attr(const std::string& key, const Json& value) {
