@@ -5,7 +5,9 @@
 //   build-*/benchmarks/study_benchmark [--benchmark_filter=Sqlite]
 //
 // As the Python script, the measured trials are told FAIL, so that the study keeps N finished
-// trials (FAIL trials are not TPE observations) and every iteration sees the same study.
+// trials (FAIL trials are not TPE observations), and there are 50 of them per run (the script's 50
+// repeats): the study holds N finished and at most 50 failed trials, as Optuna's does. Use
+// --benchmark_repetitions for more runs (each builds its study again).
 // The SQLite file lives in $NORMLAB_BENCH_DIR (default: the system's temporary folder).
 #include <benchmark/benchmark.h>
 
@@ -83,5 +85,5 @@ void BM_StudyTrialSqlite(benchmark::State& state) {
 
 }  // namespace
 
-BENCHMARK(BM_StudyTrialMemory)->Arg(200)->Unit(benchmark::kMicrosecond);
-BENCHMARK(BM_StudyTrialSqlite)->Arg(200)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_StudyTrialMemory)->Arg(50)->Arg(200)->Arg(1000)->Iterations(50)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_StudyTrialSqlite)->Arg(50)->Arg(200)->Arg(1000)->Iterations(50)->Unit(benchmark::kMicrosecond);

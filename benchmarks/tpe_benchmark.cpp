@@ -1,5 +1,6 @@
 // One TPE proposal (both of the notebook's parameters) given a study of N finished trials, the
-// cost Optuna's TPESampler pays per trial. Compare with benchmarks/tpe_vs_optuna.py.
+// cost Optuna's TPESampler pays per trial. Compare with benchmarks/tpe_vs_optuna.py, or run
+// benchmarks/search_speed_vs_optuna.sh for both sides and their ratio.
 //   build-*/benchmarks/tpe_benchmark --benchmark_filter=TpeProposal
 #include <benchmark/benchmark.h>
 
@@ -62,6 +63,13 @@ void propose(benchmark::State& state, MakeSampler make) {
 void BM_TpeProposal(benchmark::State& state) {
   propose(state, [] { return search::TpeSampler(search::TpeOptions().seed(7)); });
 }
+/// Optuna's algorithm literally (every candidate exact, 100-step bisections, scalar code): what the
+/// fast paths replace, with the same result (tests/search/tpe_kernels_test.cpp).
+void BM_TpeProposalReference(benchmark::State& state) {
+  search::detail::simd::force_reference() = true;
+  propose(state, [] { return search::TpeSampler(search::TpeOptions().seed(7)); });
+  search::detail::simd::force_reference() = false;
+}
 void BM_RandomProposal(benchmark::State& state) {
   propose(state, [] { return search::RandomSampler(7); });
 }
@@ -69,4 +77,5 @@ void BM_RandomProposal(benchmark::State& state) {
 }  // namespace
 
 BENCHMARK(BM_TpeProposal)->Arg(50)->Arg(200)->Arg(1000)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_TpeProposalReference)->Arg(200)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_RandomProposal)->Arg(200)->Unit(benchmark::kMicrosecond);

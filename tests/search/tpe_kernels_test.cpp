@@ -220,7 +220,7 @@ TEST_CASE("TPE bounded mixture kernels stay within their error bound", "[search]
       shift = std::max(shift, bc[i]);
     }
     for (double& c : bc) c -= shift;
-    const tpe::simd::BoundMixture bounded{bmu.data(), binv.data(), bc.data(), shift, n};
+    const tpe::simd::BoundMixture bounded{bmu.data(), binv.data(), bc.data(), shift, n, n};
     const tpe::simd::MixtureView view{mu.data(), sigma.data(), a.data(), b.data(), log_mass.data(), log_weight.data(), n};
     std::vector<double> xs;
     for (int i = 0; i < 24; ++i) xs.push_back(3 * u(gen));
@@ -266,6 +266,10 @@ TEST_CASE("TpeSampler: every fast path proposes the reference computation's bits
        study::StudyDirection::Maximize},
       {"constant liar", uniform, log_uniform, search::TpeOptions().seed(8).constant_liar(true),
        study::StudyDirection::Minimize},
+      {"libm (NumpyMath::Baseline)", uniform, log_uniform,
+       search::TpeOptions().seed(9).numpy_math(search::NumpyMath::Baseline), study::StudyDirection::Maximize},
+      {"one candidate", log_uniform, uniform, search::TpeOptions().seed(10).n_ei_candidates(1),
+       study::StudyDirection::Maximize},
   };
   for (const Case& c : cases) {
     for (bool generic : {false, true}) {

@@ -5,10 +5,24 @@
 //
 // Optuna's TPE runs on numpy, and numpy's elementwise exp/log/log1p are not the C library's: on a
 // CPU with AVX-512 (SKX subset), numpy 1.22-1.24 computes float64 exp, log and log1p with Intel's
-// SVML, which differs from glibc in the last bit for about a quarter of all inputs. detail::numpy
-// below re-implements those kernels lane by lane (same constants, same operation order, same fused
-// multiply-adds), plus numpy's pairwise summation and its default (introsort) argsort, so the port
-// can be exact. NumpyMath selects which numpy to match.
+// SVML, which differs from glibc in the last bit for about a quarter of all inputs.
+// detail/numpy_math.hpp re-implements those kernels lane by lane (same constants, same operation
+// order, same fused multiply-adds), plus numpy's pairwise summation and its default (introsort)
+// argsort, so the port can be exact. NumpyMath selects which numpy to match.
+//
+// Speed without losing a bit (docs/search.md, "Speed"): a proposal costs about 1/120 of Optuna's
+// trial. The work that decides the result is done exactly; the rest is done with guaranteed error
+// bounds, and exactly again whenever a bound could matter:
+//  - truncnorm::ndtri_exp finds the result of Optuna's 100-step bisection with ~15 independent
+//    evaluations instead of 100 dependent ones (a Newton window, checked; a predicted path, checked);
+//  - TpeSampler::propose_from_approximations scores the 24 candidates at points known to within a
+//    proven radius, bounds the scores' errors, and computes only the winner's ppf exactly; when two
+//    scores are too close to tell apart, everything is computed exactly, as before;
+//  - the loops over components run in detail/tpe_simd.hpp's AVX2/AVX-512 kernels (chosen at run
+//    time: normlab needs no -march), which produce the scalar code's bits or, for the bounded
+//    scores, stay within their stated error.
+// detail::simd::force_reference() runs Optuna's algorithm literally; tests/search/
+// tpe_kernels_test.cpp checks every shortcut against it and tpe_test.cpp against Optuna's goldens.
 
 #include <algorithm>
 #include <bit>
@@ -195,8 +209,7 @@ inline double approx_ndtri_exp(double y) {
     return (((((c1 * q + c2) * q + c3) * q + c4) * q + c5) * q + c6) / ((((d1 * q + d2) * q + d3) * q + d4) * q + 1);
   };
   if (y < std::log(p_low)) return tail(y);
-  const double upper = -std::expm1(y);  // 1 - p, without cancellation
-  if (upper < p_low) return -tail(std::log(upper));
+  if (y > std::log1p(-p_low)) return -tail(std::log(-std::expm1(y)));  // 1 - p without cancellation
   const double q = std::exp(y) - 0.5, r = q * q;
   return (((((a1 * r + a2) * r + a3) * r + a4) * r + a5) * r + a6) * q /
          (((((b1 * r + b2) * r + b3) * r + b4) * r + b5) * r + 1);
@@ -284,8 +297,8 @@ inline NdtriWindow ndtri_exp_window(double y) {
   return w;
 }
 
-/// ndtri_exp_bisect(y), bit for bit, with a sixth of its log_ndtr_single evaluations, and those
-/// independent of each other (so the CPU overlaps them). The bisection's result is fixed by the
+/// ndtri_exp_bisect(y), bit for bit, with about 15 of its 100 log_ndtr_single evaluations, and
+/// those independent of each other (so the CPU overlaps them). The bisection's result is fixed by the
 /// outcomes of `f(mid) < y` (f = log_ndtr_single) along its path; with the window of
 /// ndtri_exp_window, mids <= lo and >= hi need no evaluation:
 ///  - the steps before the first mid in (lo, hi) need no arithmetic (bisect_to_window);
@@ -380,18 +393,19 @@ inline ApproxValue ppf_approx(double q, double a, double b, double log_mass, con
 
 /// ppf_approx for n candidates at once, phase by phase, so that the evaluations of different
 /// candidates are independent of each other and overlap (one candidate alone is a chain of about
-/// ten dependent libm calls). Same results as ppf_approx. `scratch` holds 4 n doubles.
+/// ten dependent libm calls). Same results as ppf_approx, given for each candidate
+/// log_ndtr[i] = log_ndtr_single(a < 0 ? a : -b) and log_q[i] = a < 0 ? log(q) : log1p(-q) (the
+/// caller shares and vectorises those). `scratch` holds 4 n doubles.
 inline void ppf_approx_batch(std::size_t n, const double* q, const double* a, const double* b, const double* log_mass,
-                             double* value, double* radius, double* scratch, const numpy::Math& m) {
+                             const double* log_ndtr, const double* log_q, double* value, double* radius,
+                             double* scratch, const numpy::Math& m) {
   static const double f_low = log_ndtr_single(-100.0);
   double* y = scratch;
   double* x0 = scratch + n;
   double* f0 = scratch + 2 * n;
   double* aux = scratch + 3 * n;
   auto special = [&](std::size_t i) { return q[i] == 0 || q[i] == 1 || a[i] == b[i]; };
-  for (std::size_t i = 0; i < n; ++i) aux[i] = special(i) ? 0.0 : log_ndtr_single(a[i] < 0 ? a[i] : -b[i]);
-  for (std::size_t i = 0; i < n; ++i) y[i] = a[i] < 0 ? m.log(q[i]) : m.log1p(-q[i]);
-  for (std::size_t i = 0; i < n; ++i) y[i] = special(i) ? 0.0 : numpy::logaddexp(aux[i], y[i] + log_mass[i]);
+  for (std::size_t i = 0; i < n; ++i) y[i] = special(i) ? 0.0 : numpy::logaddexp(log_ndtr[i], log_q[i] + log_mass[i]);
   // ndtri_exp_window, phase by phase.
   for (std::size_t i = 0; i < n; ++i) {
     const bool usable = !special(i) && y[i] < 0 && y[i] > -700 && !(f_low > y[i]);
@@ -425,6 +439,17 @@ inline void ppf_approx_batch(std::size_t n, const double* q, const double* a, co
       radius[i] = 0;
     }
   }
+}
+
+/// ppf_approx_batch computing log_ndtr and log_q itself.
+inline void ppf_approx_batch(std::size_t n, const double* q, const double* a, const double* b, const double* log_mass,
+                             double* value, double* radius, double* scratch, const numpy::Math& m) {
+  std::vector<double> log_ndtr(n), log_q(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    log_ndtr[i] = log_ndtr_single(a[i] < 0 ? a[i] : -b[i]);
+    log_q[i] = a[i] < 0 ? m.log(q[i]) : m.log1p(-q[i]);
+  }
+  ppf_approx_batch(n, q, a, b, log_mass, log_ndtr.data(), log_q.data(), value, radius, scratch, m);
 }
 
 /// `ppf(q, a, b)` of the standard normal truncated to [a, b], one element.
@@ -730,7 +755,8 @@ class TpeSampler final : public Sampler {
   };
 
   /// The proposal from the split observations (below_, above_): fit l and g, draw the
-  /// candidates from l, keep the best log l - log g. Fast: the AVX2/FMA mixture kernel.
+  /// candidates from l, keep the best log l - log g. Fast: with the vector kernels (the caller is
+  /// compiled for AVX2 and FMA).
   template <bool Fast>
   double propose(const Distribution& distribution) {
     fit<Fast>(below_, distribution, l_);
@@ -796,22 +822,36 @@ class TpeSampler final : public Sampler {
       cand_b_[i] = l_.b[active_[i]];
       cand_mass_[i] = l_.log_mass[active_[i]];
     }
+    // log_ndtr_single(a < 0 ? a : -b) once per chosen component; log(q), log1p(-q) vectorised.
+    component_log_ndtr_.assign(l_.mus.size(), std::numeric_limits<double>::quiet_NaN());
+    cand_log_ndtr_.resize(m);
+    cand_log_q_.resize(m);
+    cand_log1p_q_.resize(m);
+    for (std::size_t i = 0; i < m; ++i) {
+      double& known = component_log_ndtr_[active_[i]];
+      if (std::isnan(known)) known = detail::truncnorm::log_ndtr_single(cand_a_[i] < 0 ? cand_a_[i] : -cand_b_[i]);
+      cand_log_ndtr_[i] = known;
+      cand_log1p_q_[i] = -quantiles_[i];
+    }
+    log_array<Fast>(quantiles_.data(), cand_log_q_.data(), m);
+    log1p_array<Fast>(cand_log1p_q_.data(), cand_log1p_q_.data(), m);
+    for (std::size_t i = 0; i < m; ++i)
+      if (!(cand_a_[i] < 0)) cand_log_q_[i] = cand_log1p_q_[i];
     detail::truncnorm::ppf_approx_batch(m, quantiles_.data(), cand_a_.data(), cand_b_.data(), cand_mass_.data(),
-                                        cand_t_.data(), radius_.data(), ppf_scratch_.data(), math_);
+                                        cand_log_ndtr_.data(), cand_log_q_.data(), cand_t_.data(), radius_.data(),
+                                        ppf_scratch_.data(), math_);
     for (std::size_t i = 0; i < m; ++i) {
       const std::size_t k = active_[i];
       const double t = cand_t_[i], t_radius = radius_[i];
+      // The exact path's point is v = x (a float) or log(exp(x)) (a log float), for the exact x.
       const double x = t * l_.sigmas[k] + l_.mus[k];
-      const double v = l_.log ? math_.log(math_.exp(x)) : x;  // what log_pdf sees of from_transformed(x)
-      double r = 0;  // t exact: v is the exact path's point, bit for bit
-      if (t_radius > 0) {
-        // x: two roundings on each side; v: exp then log add a few ulps of 1 + |x| on each side.
+      double r = 0;
+      if (t_radius > 0)  // x: two roundings on each side
         r = l_.sigmas[k] * t_radius * (1 + 8 * u) + 4 * u * (std::fabs(t) * l_.sigmas[k] + std::fabs(x)) + 0x1p-1070;
-        if (l_.log) r += 16 * u * (1 + std::fabs(x));
-        // Both points must lie in [low, high], where no component truncates (z in [a_k, b_k]).
-        if (!(v - r >= l_.low && v + r <= l_.high && v - r >= g_.low && v + r <= g_.high)) return std::nullopt;
-      }
-      xs_[i] = v;
+      if (l_.log) r += 64 * u * (1 + std::fabs(x));  // exp then log: a few ulps of 1 + |x|
+      // Both points must lie in [low, high], where no component truncates (z in [a_k, b_k]).
+      if (!(x - r >= l_.low && x + r <= l_.high && x - r >= g_.low && x + r <= g_.high)) return std::nullopt;
+      xs_[i] = x;
       radius_[i] = r;
     }
     log_pdf_bounded<Fast>(l_, log_l_, dropped_l_);
@@ -882,7 +922,7 @@ class TpeSampler final : public Sampler {
     if constexpr (Fast) {
       out.resize(xs_.size());
       const detail::simd::BoundMixture mixture{p.bound_mu.data(), p.bound_inv_sigma.data(), p.bound_c.data(),
-                                               p.bound_shift, p.bound_mu.size()};
+                                               p.bound_shift, p.bound_mu.size(), p.mus.size()};
       if (detail::simd::active_isa() == detail::simd::Isa::Avx512)
         detail::simd::log_mixture_bound_avx512(mixture, xs_.data(), xs_.size(), out.data(), dropped.data());
       else
@@ -1122,9 +1162,12 @@ class TpeSampler final : public Sampler {
     p.lipschitz = (high - low) / min_sigma2 * (1 + 0x1p-20);
     p.error_scale = 0.5 * z_max * z_max + terms_max + 8;
     if constexpr (Fast) {
-      p.bound_mu.resize(count);
-      p.bound_inv_sigma.resize(count);
-      p.bound_c.resize(count);
+      // Padded to a multiple of 8 with components that never count (exponent -1e300), so the
+      // kernels need no scalar tail.
+      const std::size_t padded = (count + 7) / 8 * 8;
+      p.bound_mu.assign(padded, 0.0);
+      p.bound_inv_sigma.assign(padded, 0.0);
+      p.bound_c.assign(padded, -1e300);
       p.bound_shift = -std::numeric_limits<double>::infinity();
       for (std::size_t i = 0; i < count; ++i) {
         const std::size_t k = sorted_indices_[i];
@@ -1133,7 +1176,7 @@ class TpeSampler final : public Sampler {
         p.bound_c[i] = (p.log_weights[k] - p.log_mass[k]) - norm_pdf_log_c();
         p.bound_shift = std::max(p.bound_shift, p.bound_c[i]);
       }
-      for (double& c : p.bound_c) c -= p.bound_shift;
+      for (std::size_t i = 0; i < count; ++i) p.bound_c[i] -= p.bound_shift;
     }
   }
 
@@ -1146,6 +1189,7 @@ class TpeSampler final : public Sampler {
   std::vector<double> values_, below_, above_, ends_, sorted_sigmas_, candidates_, xs_, log_l_, log_g_, weighted_;
   std::vector<double> dropped_l_, dropped_g_;
   std::vector<double> quantiles_, radius_, cand_a_, cand_b_, cand_mass_, cand_t_, ppf_scratch_;
+  std::vector<double> component_log_ndtr_, cand_log_ndtr_, cand_log_q_, cand_log1p_q_;
   std::vector<std::size_t> active_, order_, sorted_indices_;
   struct SplitKey {
     uint64_t step, value;

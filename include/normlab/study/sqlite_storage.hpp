@@ -681,9 +681,18 @@ class SqliteStorage final : public Storage {
   /// Rereads what may have changed: the study's list of trials, then every trial not cached,
   /// not finished, or listed differently (a finished trial never changes). In a transaction.
   CachedStudy& refresh(int64_t study_id) {
+    try {
+      return refresh_or_throw(study_id);
+    } catch (...) {
+      cache_.erase(study_id);  // it may have given trials away: start again next time
+      throw;
+    }
+  }
+  CachedStudy& refresh_or_throw(int64_t study_id) {
     CachedStudy& cached = cache_[study_id];
     if (cached.current) return cached;
     auto fresh = std::make_shared<std::vector<FrozenTrial>>();
+    const bool reuse = cached.trials.use_count() == 1;  // the old list can give up its trials
     std::vector<std::size_t> missing;
     {
       detail::SqliteStatement s(statements_, db_,
@@ -694,11 +703,12 @@ class SqliteStorage final : public Storage {
         const int64_t id = s.int64(0);
         const auto it = cached.index.find(id);
         if (it != cached.index.end()) {
-          const FrozenTrial& old = (*cached.trials)[it->second];
+          FrozenTrial& old = (*cached.trials)[it->second];
           if (is_finished(old.state) && old.number == (s.is_null(1) ? -1 : s.int64(1)) &&
               s.text_equals(2, to_string(old.state)) && s.text_equals(3, old.datetime_start) &&
               s.text_equals(4, old.datetime_complete)) {
-            fresh->push_back(old);
+            if (reuse) fresh->push_back(std::move(old));
+            else fresh->push_back(old);
             continue;
           }
         }

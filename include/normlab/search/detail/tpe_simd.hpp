@@ -339,12 +339,14 @@ NORMLAB_TPE_AVX2 __attribute__((flatten)) inline void log_mixture_avx2(const Mix
 /// A mixture prepared for log_mixture_bound_avx2: components sorted by mean, 1/sigma, and
 /// c_k = (log_weight_k - log_mass_k - log sqrt(2 pi)) - shift with shift = max of those, so that
 /// log pdf(x) = shift + log sum_k exp(c_k - z_k^2 / 2), z_k = (x - mu_k) / sigma_k (inside [low, high]).
+/// The arrays may be padded with components whose c is -1e300 (never counted).
 struct BoundMixture {
   const double* mu;
   const double* inv_sigma;
   const double* c;
   double shift;
-  std::size_t n;
+  std::size_t n;           ///< array length
+  std::size_t components;  ///< real components (for the bound on dropped terms)
 };
 
 /// e^x for x in [-708, 0] (others: garbage), within 5 ulps: x = n ln2 + r, |r| <= ln2/2, and the
@@ -377,14 +379,14 @@ NORMLAB_TPE_AVX2 inline __m256d exp_bounded_avx2(__m256d x) {
 
 /// log pdf of the mixture at each xs[i] into out[i], NOT bit for bit like log_mixture_avx2 but
 /// within a bound (TpeSampler::propose_from_approximations): every point must lie in [low, high]
-/// (no truncation). Terms with exponent c_k - z_k^2/2 below -60 are dropped, whole blocks of four
+/// (no truncation). Terms with exponent c_k - z_k^2/2 below -40 are dropped, whole blocks of four
 /// at a time when their means (sorted) are all far; dropped[i] receives a bound on what that
-/// changes in out[i] (n e^-59 / sum). NaN comes out when the sum is below 1e-200 (then the caller
+/// changes in out[i] (n e^-39 / sum). NaN comes out when the sum is below 1e-200 (then the caller
 /// computes exactly). Per component: one subtraction, one product, one fused multiply-add, and
 /// for the live ones a table-free exp.
 NORMLAB_TPE_AVX2 inline void log_mixture_bound_avx2(const BoundMixture& c, const double* xs, std::size_t m,
                                                     double* out, double* dropped) {
-  constexpr double cutoff = -60.0;
+  constexpr double cutoff = -40.0;
   const std::size_t n = c.n;
   const __m256d floor = _mm256_set1_pd(cutoff), minus_half = _mm256_set1_pd(-0.5);
   for (std::size_t i = 0; i < m; ++i) {
@@ -408,14 +410,14 @@ NORMLAB_TPE_AVX2 inline void log_mixture_bound_avx2(const BoundMixture& c, const
     }
     // Dropped terms are each below e^(cutoff + 1) (their exponents' rounding errors are far below 1).
     out[i] = sum >= 1e-200 ? c.shift + std::log(sum) : std::numeric_limits<double>::quiet_NaN();
-    dropped[i] = static_cast<double>(n) * 0x1.8p-86 / sum;  // e^-59 < 1.5 2^-86
+    dropped[i] = static_cast<double>(c.components) * 0x1p-56 / sum;  // e^-39 < 2^-56
   }
 }
 
 /// log_mixture_bound_avx2 on eight lanes (AVX-512F); the exp scales with vscalefpd. Same bound.
 __attribute__((target("avx2,fma,avx512f"), noinline)) inline void log_mixture_bound_avx512(
     const BoundMixture& c, const double* xs, std::size_t m, double* out, double* dropped) {
-  constexpr double cutoff = -60.0;
+  constexpr double cutoff = -40.0;
   const std::size_t n = c.n;
   const __m512d floor = _mm512_set1_pd(cutoff), minus_half = _mm512_set1_pd(-0.5);
   for (std::size_t i = 0; i < m; ++i) {
@@ -456,7 +458,7 @@ __attribute__((target("avx2,fma,avx512f"), noinline)) inline void log_mixture_bo
       if (arg >= cutoff) sum += std::exp(arg);
     }
     out[i] = sum >= 1e-200 ? c.shift + std::log(sum) : std::numeric_limits<double>::quiet_NaN();
-    dropped[i] = static_cast<double>(n) * 0x1.8p-86 / sum;
+    dropped[i] = static_cast<double>(c.components) * 0x1p-56 / sum;
   }
 }
 
