@@ -687,7 +687,7 @@ struct Resize {
   View apply(View v) const {
     if (v.is_tensor())
       throw std::logic_error("normlab::image::Resize: the input is already a tensor (torchvision's "
-                             "tensor resize is a different filter, not implemented)");
+                             "tensor resize is a different filter, which normlab does not offer)");
     const auto [h, w] = output_size(v.height(), v.width());
     v.resize(h, w);
     return v;
