@@ -50,9 +50,9 @@ struct RunOptions {
   std::optional<bool> shuffle;        ///< default: shuffle on CUDA, not on the CPU (the notebook's rule)
   int threads = 0;                    ///< intra-op threads (0: leave LibTorch's setting)
   bool keep_freed_memory = true;      ///< device::keep_freed_memory(): ~1.5x faster CPU epochs
-  /// Fast mode (LeNet models; others ignore it): dropout masks drawn in bulk (the same bits), and
-  /// bfloat16 autocast for the forward passes where bfloat16 is native (AVX512-BF16 CPUs, CUDA):
-  /// no longer the notebook's numbers. docs/performance.md; train/variant_trainer.hpp (run_fast).
+  /// Fast mode (LeNet on the CPU; elsewhere ignored): dropout masks drawn in bulk (the same bits),
+  /// and bfloat16 autocast for the forward passes on CPUs with AVX512-BF16: no longer the
+  /// notebook's numbers. docs/performance.md; train/variant_trainer.hpp (run_fast).
   bool fast = false;
   std::optional<NormalizationValues> normalization;  ///< run-time (mean, std); else the policy's
   std::size_t record_losses = 0;      ///< keep the first K training batch losses of epoch 1

@@ -194,3 +194,27 @@ TEST_CASE("a batched study asks K trials, trains them together, tells K results"
     REQUIRE(RandomSearch{}.run(o, *data).correct == std::stoll(trials[i].user_attrs.at("correct")));
   }
 }
+
+TEST_CASE("RunOptions::fast trains the protocol through the bulk-mask path (bf16 only where native)",
+          "[train][multi_variant][fast]") {
+  auto options = fixture_options(1, 0, 0);
+  options.record_losses = 5;
+  options.normalization = NormalizationValues::uniform(0.1307, 0.3081);
+  const auto exact = Protocol{}.run(options, fixture());
+  options.fast = true;
+  const auto fast = Protocol{}.run(options, fixture());
+  REQUIRE(fast.history.size() == 1);
+  REQUIRE(fast.total == exact.total);
+  if (!normlab::detail::native_bf16(torch::kCPU)) {
+    // Without bfloat16 arithmetic the fast path only draws the masks in bulk: the same bits.
+    REQUIRE(fast.first_losses == exact.first_losses);
+    REQUIRE(fast.correct == exact.correct);
+  } else {
+    // bfloat16 forward passes: another trajectory, the same protocol (first loss ~2.3 = ln 10).
+    REQUIRE(fast.first_losses[0] == Approx(exact.first_losses[0]).epsilon(0.01));
+    REQUIRE(std::abs(fast.accuracy - exact.accuracy) < 0.03);
+  }
+  using Other = Pipeline<normalize::Runtime, LeNet, device::Cpu, StepLr<1, 0.5>>;
+  options.normalization = NormalizationValues::uniform(0.5, 0.25);
+  REQUIRE_NOTHROW(Other{}.run(options, fixture()));  // any LeNet pipeline takes the fast path
+}

@@ -5,11 +5,13 @@
 // same order, so results are bit-identical to ToTensor + Normalize.
 //
 // On the CPU the conversion and the arithmetic are fused into one pass over the bytes
-// (detail::normalize_bytes): float(x) / 255, - mean, / std, per element, in float32: the same
-// IEEE operations in the same order as the three ATen kernels, so the same bits. Because the
-// result depends only on the byte and its channel, the fused pass is checked once, at
-// construction, against the ATen ops on all 256 byte values; where they disagree (an exotic build)
-// the reference ops are used instead. docs/performance.md has the timings.
+// (detail::normalize_bytes): float(x) / 255, - mean, / std per element in float32, either with IEEE
+// divides (ATen's own operations) or with a reciprocal-and-correction form that is ~8x faster. The
+// result depends only on the byte and its channel, so the fused pass is checked once, at
+// construction, against the ATen ops on all 256 byte values, and used only where it gives the same
+// bits (else the next form, finally the ATen ops). On CUDA (and for non-contiguous batches): three
+// ATen kernels with a tensor divisor, which give torchvision's CPU bits on the GPU too
+// (tests/normalize/normalize_test.cpp, "[cuda]"). docs/performance.md has the timings.
 
 #include <algorithm>
 #include <cmath>
@@ -203,8 +205,11 @@ class BatchNormalizer {
       run_fused(raw, batch);
       return batch;
     }
-    batch.copy_(raw);
-    batch.div_(k255_);
+    // Elsewhere (CUDA, or a non-contiguous batch): the bytes are read, converted and divided by 255
+    // in one kernel (the same values as copy_ then div_; by a tensor, not a scalar, because CUDA
+    // multiplies by the reciprocal of a scalar divisor), then - mean and / std: three kernels.
+    // (A 256-entry table gathered with index_select, two kernels, measured slower on an H100.)
+    at::div_out(batch, raw, k255_);
     if (!identity_) batch.sub_(mean_).div_(std_);
     return batch;
   }

@@ -20,17 +20,19 @@
 //
 // Two ways to compute the K networks (VariantKernels):
 // - Grouped (the default on CUDA): conv1 per variant, conv2 as one grouped convolution
-//   (groups = K), fc1 and fc2 as batched matrix products (baddbmm) with per-variant weights,
-//   log_softmax and nll_loss per variant, loss = sum of the K mean losses (so each variant receives
-//   its own gradient). K times fewer, K times larger kernels: the win on a GPU, where a LeNet step is
-//   launch-bound. Not bit-identical to alone runs: the grouped and batched kernels sum in another
-//   order (float rounding, amplified by training; on CUDA alone runs are not bit-reproducible either).
+//   (groups = K), fc1 and fc2 as batched matrix products (baddbmm, with a backward that keeps
+//   Linear's operand order) with per-variant weights, log_softmax and nll_loss per variant,
+//   loss = sum of the K mean losses (so each variant receives exactly its own gradient). K times
+//   fewer, K times larger kernels: the win on a GPU, where a LeNet step is launch-bound (H100: 2.1x
+//   the trials per hour at K = 8). On the CPU with one intra-op thread it gives the alone runs' bits;
+//   with more, oneDNN splits the grouped weight gradient differently (float rounding, amplified by
+//   training; on CUDA alone runs are not bit-reproducible in the first place).
 // - PerVariant (the default on the CPU): each variant's layers are the alone run's own kernels on
-//   the alone run's shapes, so every variant is bit-identical to its alone run (at the same intra-op
-//   thread count). On this project's CPU, oneDNN's grouped convolution is ~2x slower per variant than
-//   K ungrouped ones (its activations no longer fit the caches, docs/performance.md), so the CPU
-//   gains come from the shared work above and, with `workers` > 1, from running variants side by
-//   side on single-threaded workers instead of splitting each small kernel between threads.
+//   the alone run's shapes, so every variant is bit-identical to its alone run at any thread count.
+//   On this project's CPU, oneDNN's grouped convolution over K = 8 is 1.4x (one thread) to 2.6x
+//   (two threads) slower per variant than 8 ungrouped ones: its activations (~75 MB) no longer fit
+//   the caches and are reordered between layouts. So on the CPU the gains come from the shared work
+//   above and, with `workers` > 1, from running variants side by side on single-threaded workers.
 // tests/train/multi_variant_test.cpp checks both against alone runs over an epoch of the fixture.
 //
 // This header: the study helpers (run_study_batched, run_trials_batched). The trainer itself

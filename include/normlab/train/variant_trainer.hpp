@@ -25,6 +25,7 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/autocast_mode.h>
+#include <torch/version.h>
 
 #include "normlab/compensate/compensate.hpp"
 #include "normlab/data/batches.hpp"
@@ -317,37 +318,52 @@ inline bool native_bf16(torch::Device device) {
 /// casts the updated weights. A no-op when `on` is false.
 class MixedPrecision {
  public:
-  MixedPrecision(bool on, torch::Device device) : on_(on), cuda_(device.is_cuda()) {
+  MixedPrecision(bool on, torch::Device device) : on_(on), type_(device.type()) {
     if (!on_) return;
-    if (cuda_) {
-      enabled_ = at::autocast::is_enabled();
-      dtype_ = at::autocast::get_autocast_gpu_dtype();
-      at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
-      at::autocast::set_enabled(true);
-    } else {
-      enabled_ = at::autocast::is_cpu_enabled();
-      dtype_ = at::autocast::get_autocast_cpu_dtype();
-      at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
-      at::autocast::set_cpu_enabled(true);
-    }
+    enabled_ = enabled(type_);
+    dtype_ = dtype(type_);
+    set(type_, true, at::kBFloat16);
     at::autocast::increment_nesting();
   }
   ~MixedPrecision() {
     if (!on_) return;
     if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
-    if (cuda_) {
-      at::autocast::set_enabled(enabled_);
-      at::autocast::set_autocast_gpu_dtype(dtype_);
-    } else {
-      at::autocast::set_cpu_enabled(enabled_);
-      at::autocast::set_autocast_cpu_dtype(dtype_);
-    }
+    set(type_, enabled_, dtype_);
   }
   MixedPrecision(const MixedPrecision&) = delete;
   MixedPrecision& operator=(const MixedPrecision&) = delete;
 
  private:
-  bool on_, cuda_, enabled_ = false;
+  // LibTorch 2.4 made autocast's switches per device type; the older per-backend functions are
+  // deprecated there.
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+  static bool enabled(c10::DeviceType t) { return at::autocast::is_autocast_enabled(t); }
+  static at::ScalarType dtype(c10::DeviceType t) { return at::autocast::get_autocast_dtype(t); }
+  static void set(c10::DeviceType t, bool on, at::ScalarType d) {
+    at::autocast::set_autocast_dtype(t, d);
+    at::autocast::set_autocast_enabled(t, on);
+  }
+#else
+  static bool enabled(c10::DeviceType t) {
+    return t == c10::DeviceType::CUDA ? at::autocast::is_enabled() : at::autocast::is_cpu_enabled();
+  }
+  static at::ScalarType dtype(c10::DeviceType t) {
+    return t == c10::DeviceType::CUDA ? at::autocast::get_autocast_gpu_dtype() : at::autocast::get_autocast_cpu_dtype();
+  }
+  static void set(c10::DeviceType t, bool on, at::ScalarType d) {
+    if (t == c10::DeviceType::CUDA) {
+      at::autocast::set_autocast_gpu_dtype(d);
+      at::autocast::set_enabled(on);
+    } else {
+      at::autocast::set_autocast_cpu_dtype(d);
+      at::autocast::set_cpu_enabled(on);
+    }
+  }
+#endif
+
+  bool on_;
+  c10::DeviceType type_;
+  bool enabled_ = false;
   at::ScalarType dtype_ = at::kFloat;
 };
 
@@ -802,10 +818,11 @@ std::vector<VariantRun> run_variants(const RunOptions& options, const data::Trai
 namespace detail {
 
 /**
- * Pipeline::run with RunOptions::fast (LeNet models): the same protocol through VariantTrainer with
- * one variant, so with the dropout masks drawn in bulk (the same bits) and, where bfloat16 is
- * native (detail::native_bf16), forward passes in bfloat16 autocast (this is where the numbers
- * depart from the notebook's). Same RunResult, same progress lines, same TrainingDiverged.
+ * Pipeline::run with RunOptions::fast (LeNet models): on the CPU, the same protocol through
+ * VariantTrainer with one variant, so with the dropout masks drawn in bulk (the same bits) and,
+ * where bfloat16 is native (detail::native_bf16), forward passes in bfloat16 autocast (this is where
+ * the numbers depart from the notebook's). Same RunResult, same progress lines, same
+ * TrainingDiverged. On CUDA: the exact path (neither half is faster there for LeNet).
  */
 template <class PipelineType>
 RunResult run_fast(const RunOptions& options, const data::TrainTest& data) {
@@ -818,6 +835,13 @@ RunResult run_fast(const RunOptions& options, const data::TrainTest& data) {
   device::set_threads(options.threads);
   if (options.keep_freed_memory) device::keep_freed_memory();
   const torch::Device dev = device_t::select();
+  if (dev.is_cuda()) {
+    // On a GPU neither half pays for LeNet (an H100 step: 2.16 ms exact, 2.36 ms with the
+    // dropout-of-ones masks, 2.77 ms with bf16 casts; docs/performance.md): the exact path.
+    RunOptions exact = options;
+    exact.fast = false;
+    return PipelineType{}.run(exact, data);
+  }
   const bool shuffle = options.shuffle.value_or(dev.is_cuda());
   const auto start = std::chrono::steady_clock::now();
   auto since = [](auto t) { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count(); };
