@@ -93,7 +93,7 @@ fi
 prefix=${TORCH_PREFIX:-$($PY -c 'import torch; print(torch.utils.cmake_prefix_path)' 2>/dev/null)}
 [ -n "$prefix" ] || { say "no LibTorch: install PyTorch for $PY or set TORCH_PREFIX"; exit 3; }
 cmake_args=(-S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release "-DCMAKE_PREFIX_PATH=$prefix"
-            "-DNORMLAB_TEST_DIRS=normalize")
+            "-DNORMLAB_TEST_DIRS=normalize;train;optim;models")
 if [ "${FORCE_DEPS:-0}" != 1 ] && [ -e /usr/include/boost/hana.hpp ] && [ -e /usr/include/range/v3/all.hpp ] && [ -e /usr/include/catch2/catch.hpp ]; then
   say "header-only dependencies: system packages"
 elif [ -e "$DEPS/include/boost/hana.hpp" ] && [ -e "$DEPS/include/range/v3/all.hpp" ]; then
@@ -133,6 +133,7 @@ quick=(--benchmark_min_time=0.2)            # seconds per benchmark (a bare numb
 [ $have_gpu = 1 ] || quick=(--benchmark_min_time=0.01)
 if [ -n "${exe_normlab_tests:-}" ]; then
   run tests_normalize "$exe_normlab_tests" "[normalize]"
+  run tests_cuda "$exe_normlab_tests" "[cuda],[stacked_adadelta],[lenet]"
 fi
 if [ -n "${exe_normalization_overhead:-}" ]; then
   run normalization_overhead "$exe_normalization_overhead" "--benchmark_filter=$filter" "${quick[@]}" \

@@ -218,3 +218,39 @@ TEST_CASE("RunOptions::fast trains the protocol through the bulk-mask path (bf16
   options.normalization = NormalizationValues::uniform(0.5, 0.25);
   REQUIRE_NOTHROW(Other{}.run(options, fixture()));  // any LeNet pipeline takes the fast path
 }
+
+TEST_CASE("on CUDA, grouped variants train as their alone runs", "[train][multi_variant][cuda]") {
+  if (!torch::cuda::is_available()) return;  // CPU-only LibTorch or no GPU: nothing to check
+  using Gpu = Pipeline<normalize::Runtime, LeNet, device::Cuda>;
+  // Full float32 (no TF32) and deterministic cuDNN on both sides. Grouped and ungrouped kernels
+  // still round differently, and Adadelta's early updates (~sqrt(eps / (1 - rho)) whatever the size
+  // of the gradient) amplify that within a few batches, so: the first losses to 1e-5, then the
+  // epoch's accuracy to within 2 points.
+  auto& context = at::globalContext();
+  const bool tf32 = context.allowTF32CuDNN(), deterministic = context.deterministicCuDNN();
+  context.setAllowTF32CuDNN(false);
+  context.setDeterministicCuDNN(true);
+  auto options = fixture_options(1, 0, 0);
+  options.record_losses = 32;
+  VariantOptions more;
+  more.kernels = VariantKernels::Grouped;
+  const auto together = run_variants<Gpu>(options, fixture(), kFour, more);
+  for (std::size_t k = 0; k < kFour.size(); ++k) {
+    auto alone_options = options;
+    alone_options.normalization = kFour[k];
+    const auto alone = Gpu{}.run(alone_options, fixture());
+    const auto& batched = together[k].result;
+    REQUIRE(batched.first_losses.size() == alone.first_losses.size());
+    std::printf("cuda grouped vs alone, variant %zu (%s): relative loss differences", k, kFour[k].to_string().c_str());
+    for (std::size_t i = 0; i < alone.first_losses.size(); ++i) {
+      const double d = std::abs(batched.first_losses[i] - alone.first_losses[i]) / std::abs(alone.first_losses[i]);
+      std::printf(" %.1e", d);
+      if (i < 3) REQUIRE(d < 1e-5);
+    }
+    std::printf("; correct %lld vs %lld of %lld\n", static_cast<long long>(batched.correct),
+                static_cast<long long>(alone.correct), static_cast<long long>(alone.total));
+    REQUIRE(std::abs(batched.accuracy - alone.accuracy) < 0.02);
+  }
+  context.setAllowTF32CuDNN(tf32);
+  context.setDeterministicCuDNN(deterministic);
+}

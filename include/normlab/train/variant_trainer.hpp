@@ -30,159 +30,16 @@
 #include "normlab/compensate/compensate.hpp"
 #include "normlab/data/batches.hpp"
 #include "normlab/data/dataset.hpp"
+#include "normlab/models/dropout_masks.hpp"
 #include "normlab/models/lenet.hpp"
 #include "normlab/normalize/batch_normalizer.hpp"
+#include "normlab/optim/adadelta.hpp"
+#include "normlab/optim/stacked_adadelta.hpp"
 #include "normlab/pipeline.hpp"
 #include "normlab/train/progress.hpp"
 
 namespace normlab {
 namespace detail {
-
-/**
- * The scaled mask torch::dropout(x, p, true) multiplies x by, drawn for a tensor of `sizes`:
- * {0, 1/(1-p)} per element. On the CPU with the default generator it is drawn in bulk: LibTorch
- * (without MKL) draws one bernoulli_distribution<double>(1-p) per element, each from random64() =
- * two mt19937 outputs, through a serial per-element kernel; here the generator's mt19937 state is
- * advanced a block of 624 words at a time and the comparisons run over arrays, giving the same
- * mask and leaving the generator in the same state. Whether that holds for this LibTorch is
- * checked once per process (and per p) against torch::dropout on a copy of the generator state;
- * where it does not (another build, another version), torch::dropout on a tensor of ones is used.
- */
-class DropoutMasks {
- public:
-  static torch::Tensor draw(at::IntArrayRef sizes, double p, const torch::TensorOptions& options) {
-    if (options.device().is_cpu() && bulk_available(p)) return bulk(sizes, p);
-    return reference(sizes, p, options);
-  }
-
-  /// Whether draw() takes the bulk path for this p on the CPU (checked once per process and p).
-  static bool bulk_available(double p) { return p > 0 && p < 1 && bulk_matches(p); }
-
-  /// torch::dropout's own mask: dropout of a tensor of ones that requires grad (as an activation
-  /// does, so the same kernel runs on every backend).
-  static torch::Tensor reference(at::IntArrayRef sizes, double p, const torch::TensorOptions& options) {
-    auto ones = torch::ones(sizes, options.dtype(torch::kFloat32).requires_grad(true));
-    return torch::dropout(ones, p, /*train=*/true).detach();
-  }
-
- private:
-  static constexpr int N = 624, M = 397;
-
-  // next_state() of at::mt19937 (ATen/core/MT19937RNGEngine.h), on a copy of the state array.
-  static void twist(std::array<uint32_t, N>& s) {
-    auto tw = [](uint32_t u, uint32_t v) {
-      return (((u & 0x80000000u) | (v & 0x7fffffffu)) >> 1) ^ ((v & 1u) ? 0x9908b0dfu : 0u);
-    };
-    int j = 0;
-    for (; j < N - M; ++j) s[j] = s[j + M] ^ tw(s[j], s[j + 1]);
-    for (; j < N - 1; ++j) s[j] = s[j + M - N] ^ tw(s[j], s[j + 1]);
-    s[N - 1] = s[M - 1] ^ tw(s[N - 1], s[0]);
-  }
-
-  static uint32_t temper(uint32_t y) {
-    y ^= (y >> 11);
-    y ^= (y << 7) & 0x9d2c5680u;
-    y ^= (y << 15) & 0xefc60000u;
-    y ^= (y >> 18);
-    return y;
-  }
-
-  static void temper_all(const uint32_t* __restrict in, uint32_t* __restrict out, int64_t n) {
-    for (int64_t i = 0; i < n; ++i) out[i] = temper(in[i]);
-  }
-
-  // `count` consecutive outputs of the default CPU generator's engine (as engine_() calls), which
-  // is advanced past them.
-  static void outputs(uint32_t* out, int64_t count) {
-    auto gen = at::detail::getDefaultCPUGenerator();
-    std::lock_guard<std::mutex> lock(gen.mutex());
-    auto* impl = gen.get<at::CPUGeneratorImpl>();
-    at::mt19937 engine = impl->engine();
-    auto data = engine.data();
-    int64_t done = 0;
-    while (done < count) {
-      if (data.left_ == 1) {  // operator(): --left == 0 -> next_state(), then state[0]
-        twist(data.state_);
-        data.left_ = N + 1;   // so that the block below hands out state[0..] and leaves left = N
-        data.next_ = 0;
-      }
-      const int64_t take = std::min<int64_t>(data.left_ - 1, count - done);
-      temper_all(data.state_.data() + data.next_, out + done, take);
-      done += take;
-      data.next_ += static_cast<uint32_t>(take);
-      data.left_ -= static_cast<int>(take);
-    }
-    engine.set_data(data);
-    impl->set_engine(engine);
-  }
-
-  // One element per pair of outputs (hi, lo): uniform_real_distribution<double>(0, 1) of
-  // random64() = (hi << 32 | lo) & (2^53 - 1), times 2^-53, compared with keep: as integers,
-  // m < T with T = ceil(keep * 2^53) (keep * 2^53 is exact), i.e. (hi & 0x1fffff, lo) < (T_hi, T_lo).
-  static void compare_all(const uint32_t* __restrict w, float* __restrict out, int64_t n, uint32_t t_hi,
-                          uint32_t t_lo, float scale) {
-    for (int64_t i = 0; i < n; ++i) {
-      const uint32_t hi = w[2 * i] & 0x1fffffu, lo = w[2 * i + 1];
-      const bool keep = (hi < t_hi) | ((hi == t_hi) & (lo < t_lo));
-      out[i] = keep ? scale : 0.0f;
-    }
-  }
-
-  static torch::Tensor bulk(at::IntArrayRef sizes, double p) {
-    auto mask = torch::empty(sizes, torch::kFloat32);
-    const int64_t n = mask.numel();
-    const double keep = 1 - p;
-    const auto threshold = static_cast<uint64_t>(std::ceil(keep * 0x1p53));
-    const float scale = torch::ones({1}).div_(keep).item<float>();  // noise.div_(1 - p), as dropout
-    thread_local std::vector<uint32_t> words;
-    words.resize(static_cast<std::size_t>(2 * n));
-    outputs(words.data(), 2 * n);
-    compare_all(words.data(), mask.data_ptr<float>(), n, static_cast<uint32_t>(threshold >> 32),
-                static_cast<uint32_t>(threshold & 0xffffffffu), scale);
-    return mask;
-  }
-
-  // Once per process and p: the bulk mask and the generator state after it equal torch::dropout's,
-  // drawn from the same state (the generator is put back as it was).
-  static bool bulk_matches(double p) {
-    static std::mutex mutex;
-    static std::vector<std::pair<double, bool>> known;
-    std::lock_guard<std::mutex> lock(mutex);
-    for (const auto& [q, ok] : known)
-      if (q == p) return ok;
-    auto gen = at::detail::getDefaultCPUGenerator();
-    auto* impl = gen.get<at::CPUGeneratorImpl>();
-    auto engine_of = [&] {
-      std::lock_guard<std::mutex> g(gen.mutex());
-      return impl->engine();
-    };
-    auto set_engine = [&](const at::mt19937& e) {
-      std::lock_guard<std::mutex> g(gen.mutex());
-      impl->set_engine(e);
-    };
-    auto same_state = [](const at::mt19937& a, const at::mt19937& b) {
-      const auto x = a.data(), y = b.data();
-      return x.left_ == y.left_ && x.next_ == y.next_ && x.state_ == y.state_;
-    };
-    const at::mt19937 saved = engine_of();
-    bool ok = true;
-    // Sizes that cross a 624-word block, odd counts, and LeNet's own.
-    for (int64_t n : {int64_t{1}, int64_t{313}, int64_t{1249}, int64_t{64 * 128}}) {
-      const at::mt19937 before = engine_of();
-      auto expected = reference({n}, p, torch::kCPU);
-      const at::mt19937 after_reference = engine_of();
-      set_engine(before);
-      auto got = bulk({n}, p);
-      ok = ok && same_state(engine_of(), after_reference) &&
-           std::memcmp(got.data_ptr<float>(), expected.data_ptr<float>(), n * sizeof(float)) == 0;
-
-      set_engine(after_reference);
-    }
-    set_engine(saved);
-    known.emplace_back(p, ok);
-    return ok;
-  }
-};
 
 /**
  * K linear layers as batched matrix products: y[k] = x[k] W[k]^T + b[k], x [K, B, in], W [K, out, in],
@@ -259,6 +116,10 @@ class VariantWorkers {
     uint64_t seen = 0;
     {
       std::lock_guard<std::mutex> lock(mutex_);
+      // LibTorch initialises each thread's OpenMP team lazily, on its first parallel_for, from the
+      // process-wide count (which the constructor restores): trigger that first, or every worker
+      // would later run teams of that many threads, nested and oversubscribed.
+      at::get_num_threads();
       at::set_num_threads(1);  // this thread's OpenMP team: one thread (oneDNN and OpenBLAS follow it)
       ++ready_;
     }
@@ -392,13 +253,25 @@ class MultiLeNetImpl : public torch::nn::Module {
     variants_ = static_cast<int64_t>(nets.size());
     classes_ = nets.front()->fc2->options.out_features();
     torch::NoGradGuard no_grad;
+    // One flat buffer holds every stacked parameter, one after the other ([K, ...] each), so that an
+    // optimizer can update all K variants' parameters with one kernel per operation.
+    std::vector<torch::Tensor> stacks;
+    int64_t total = 0;
     for (const auto& named : nets.front()->named_parameters()) {
       std::vector<torch::Tensor> slices;
       for (const auto& net : nets) slices.push_back(net->named_parameters()[named.key()].detach());
-      std::string name = named.key();
-      std::replace(name.begin(), name.end(), '.', '_');
-      stacked_.push_back(register_parameter(name, torch::stack(slices)));
+      stacks.push_back(torch::stack(slices));
+      total += stacks.back().numel();
+      shapes_.push_back(stacks.back().sizes().vec());
       names_.push_back(named.key());
+    }
+    flat_ = torch::empty({total}, stacks.front().options());
+    auto views = stacked_views(flat_);
+    for (std::size_t i = 0; i < stacks.size(); ++i) {
+      views[i].copy_(stacks[i]);
+      std::string name = names_[i];
+      std::replace(name.begin(), name.end(), '.', '_');
+      stacked_.push_back(register_parameter(name, views[i]));
     }
     // Views made with set_(): they alias slice k of the storage but keep their own version counter,
     // so one variant's in-place update does not invalidate another variant's saved tensors.
@@ -415,6 +288,37 @@ class MultiLeNetImpl : public torch::nn::Module {
   }
 
   int64_t variants() const { return variants_; }
+  /// Every stacked parameter, one after the other, in one contiguous tensor.
+  const torch::Tensor& flat() const { return flat_; }
+  /// Tensors of the stacked parameters' shapes ([K, ...] each, in LeNet's order) over the storage of
+  /// `flat`, a tensor laid out as flat(): parameters, gradients, optimizer state, learning rates.
+  /// They alias `flat` through set_(), so each keeps a version counter of its own.
+  std::vector<torch::Tensor> stacked_views(const torch::Tensor& flat) const {
+    std::vector<torch::Tensor> views;
+    int64_t offset = flat.storage_offset();
+    for (const auto& shape : shapes_) {
+      std::vector<int64_t> strides(shape.size(), 1);
+      for (std::size_t d = shape.size(); d-- > 1;) strides[d - 1] = strides[d] * shape[d];
+      auto v = torch::empty({0}, flat.options()).set_(flat.storage(), offset, shape, strides);
+      offset += v.numel();
+      views.push_back(v);
+    }
+    return views;
+  }
+  /// The stacked parameters' gradients, concatenated in flat()'s layout into `out` (one copy).
+  void gather_grads(torch::Tensor& out) const {
+    std::vector<torch::Tensor> grads;
+    for (const auto& p : stacked_) {
+      if (!p.grad().defined()) throw std::logic_error("normlab::MultiLeNet: a stacked parameter has no gradient");
+      grads.push_back(p.grad().reshape({-1}));
+    }
+    if (!out.defined()) out = torch::empty_like(flat_);
+    at::cat_out(out, grads);
+  }
+  /// Drops the stacked parameters' gradients, so that the next backward writes them afresh.
+  void clear_grads() {
+    for (auto& p : stacked_) p.mutable_grad() = torch::Tensor();
+  }
   /// The stacked parameters, in LeNet's order (conv1.weight, conv1.bias, ..., fc2.bias).
   const std::vector<torch::Tensor>& stacked() const { return stacked_; }
   /// LeNet's parameter names, in the same order.
@@ -445,10 +349,14 @@ class MultiLeNetImpl : public torch::nn::Module {
   torch::Tensor forward_variant(int64_t k, const torch::Tensor& x, const torch::Tensor& mask1,
                                 const torch::Tensor& mask2) const {
     const auto& p = views_.at(static_cast<std::size_t>(k));
-    auto h = torch::relu(torch::conv2d(x, p[0], p[1]));
-    if (channels_last_) h = h.contiguous(at::MemoryFormat::ChannelsLast);  // conv2, pool: NHWC kernels
-    h = torch::relu(torch::conv2d(h, p[2], p[3]));
-    h = torch::max_pool2d(h, 2);
+    auto convolutions = [&](const torch::Tensor& in) {
+      auto h = torch::relu(torch::conv2d(in, p[0], p[1]));
+      if (channels_last_) h = h.contiguous(at::MemoryFormat::ChannelsLast);  // conv2, pool: NHWC kernels
+      return torch::max_pool2d(torch::relu(torch::conv2d(h, p[2], p[3])), 2);
+    };
+    // Evaluation as LeNet's forward does it (sliced on the CPU, the same bits).
+    const bool sliced = !is_training() && x.is_cpu() && x.size(0) > LeNetImpl::kEvalSlice;
+    auto h = sliced ? LeNetImpl::convolutions_in_slices(x, convolutions) : convolutions(x);
     if (mask1.defined()) h = h * mask1;
     h = torch::flatten(h, 1);
     h = torch::relu(torch::linear(h, p[4], p[5]));
@@ -457,22 +365,31 @@ class MultiLeNetImpl : public torch::nn::Module {
     return torch::log_softmax(h.to(torch::kFloat32), 1);  // .to: a no-op but under mixed precision
   }
 
-  /// All K at once (VariantKernels::Grouped). @param inputs variant k's normalized batch
-  /// [B, 1, 28, 28]; returns log-probabilities [K, B, classes].
-  torch::Tensor forward(const std::vector<torch::Tensor>& inputs, const torch::Tensor& mask1,
-                        const torch::Tensor& mask2) {
+  /// All K at once (VariantKernels::Grouped). @param x the K variants' normalized batches as the
+  /// channels of one [B, K, 28, 28] tensor; returns log-probabilities [K, B, classes].
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& mask1, const torch::Tensor& mask2) {
     const int64_t k = variants_;
-    const int64_t batch = inputs.at(0).size(0);
-    // conv1 one variant at a time: a grouped convolution over one-channel groups takes a slower
-    // kernel, and conv1 is ~2% of LeNet's arithmetic.
-    std::vector<torch::Tensor> first;
-    for (int64_t v = 0; v < k; ++v)
-      first.push_back(torch::conv2d(inputs.at(static_cast<std::size_t>(v)), stacked_[0].select(0, v),
-                                    stacked_[1].select(0, v)));
-    auto h = torch::relu(k == 1 ? first.front() : torch::cat(first, 1));  // [B, K*32, 26, 26]
+    const int64_t batch = x.size(0);
     const std::array<int64_t, 2> one{1, 1}, zero{0, 0};
-    h = torch::relu(torch::conv2d(h, stacked_[2].flatten(0, 1), stacked_[3].flatten(), torch::IntArrayRef(one),
-                                  torch::IntArrayRef(zero), torch::IntArrayRef(one), k));
+    auto grouped = [&](const torch::Tensor& in, const torch::Tensor& w, const torch::Tensor& b) {
+      return torch::conv2d(in, w.flatten(0, 1), b.flatten(), torch::IntArrayRef(one), torch::IntArrayRef(zero),
+                           torch::IntArrayRef(one), k);
+    };
+    torch::Tensor h;  // [B, K*32, 26, 26]
+    if (x.is_cuda()) {
+      h = grouped(x, stacked_[0], stacked_[1]);
+    } else {
+      // On the CPU conv1 runs one variant at a time: oneDNN's kernel for one-channel groups sums
+      // conv1's weight gradient in another order, and Adadelta's first steps (an update of about
+      // sqrt(eps / (1 - rho)) whatever the gradient's size) turn that rounding into 1e-4 within
+      // ten batches; variant by variant, each gets its alone run's bits.
+      std::vector<torch::Tensor> first;
+      for (int64_t v = 0; v < k; ++v)
+        first.push_back(torch::conv2d(x.narrow(1, v, 1), stacked_[0].select(0, v), stacked_[1].select(0, v)));
+      h = k == 1 ? first.front() : torch::cat(first, 1);
+    }
+    h = torch::relu(h);
+    h = torch::relu(grouped(h, stacked_[2], stacked_[3]));
     h = torch::max_pool2d(h, 2);                                  // [B, K*64, 12, 12]
     h = h.view({batch, k, -1, h.size(2), h.size(3)});              // [B, K, 64, 12, 12]
     if (mask1.defined()) h = h * mask1.unsqueeze(1);
@@ -496,6 +413,12 @@ class MultiLeNetImpl : public torch::nn::Module {
           views_[static_cast<std::size_t>(k)][i].mutable_grad() = stacked_[i].grad().select(0, k);
   }
 
+  /// zero_grad() of LibTorch 1.13 (in place) for variant k's parameters.
+  void zero_grads(int64_t k) {
+    for (auto& p : views_.at(static_cast<std::size_t>(k)))
+      if (p.grad().defined()) p.mutable_grad().zero_();
+  }
+
   /// zero_grad() of LibTorch 1.13 (in place; 2.x sets to none, with the same numbers) for the
   /// stacked parameters and the views.
   void zero_all_grads() {
@@ -509,7 +432,9 @@ class MultiLeNetImpl : public torch::nn::Module {
  private:
   int64_t variants_ = 0, classes_ = 10;
   bool channels_last_ = false;
+  torch::Tensor flat_;
   std::vector<torch::Tensor> stacked_;
+  std::vector<std::vector<int64_t>> shapes_;
   std::vector<std::string> names_;
   std::vector<std::vector<torch::Tensor>> views_;
 };
@@ -592,6 +517,25 @@ class VariantTrainer {
       scheds_.push_back(std::make_unique<scheduler_type>(scheduler_t::make(*opts_.back())));
       normalizers_.emplace_back(variants_[static_cast<std::size_t>(k)], device_);
     }
+    if (kernels_ == VariantKernels::Grouped) {
+      // The K inputs are made together: x / 255 once, then - mean_k and / std_k as broadcasts over
+      // a [B, K, 28, 28] tensor (ATen's float32 operations, as BatchNormalizer's).
+      std::vector<float> means, stds;
+      for (const auto& v : variants_) {
+        means.push_back(static_cast<float>(v.mean.front()));
+        stds.push_back(static_cast<float>(v.std.front()));
+      }
+      const auto on_device = torch::TensorOptions().dtype(torch::kFloat32).device(device_);
+      means_ = torch::tensor(means).view({1, variants(), 1, 1}).to(on_device);
+      stds_ = torch::tensor(stds).view({1, variants(), 1, 1}).to(on_device);
+      k255_ = torch::full({}, 255.0f, on_device);  // a tensor divisor: CUDA divides (see BatchNormalizer)
+      // Adadelta (the notebook's optimizer): one update of all K variants' parameters at once, with
+      // each variant's learning rate as its scheduler sets it in its own optimizer.
+      if (auto* adadelta = dynamic_cast<optim::Adadelta*>(opts_.front().get())) {
+        const auto& o = static_cast<const optim::AdadeltaOptions&>(adadelta->param_groups().front().options());
+        stacked_optimizer_ = std::make_unique<optim::StackedAdadelta>(multi_->flat(), o);
+      }
+    }
   }
 
   int64_t variants() const { return static_cast<int64_t>(variants_.size()); }
@@ -606,26 +550,29 @@ class VariantTrainer {
   /// backward, optimizer step. Returns the K batch losses ([K], detached; inactive ones included).
   torch::Tensor train_step(const torch::Tensor& images, const torch::Tensor& target, const std::vector<bool>& active) {
     multi_->train();
-    multi_->zero_all_grads();
     auto [mask1, mask2] = multi_->draw_masks(images.size(0), torch::TensorOptions().device(device_));
     if (kernels_ == VariantKernels::Grouped) {
+      multi_->clear_grads();
       torch::Tensor output;
       {
         detail::MixedPrecision mixed(mixed_, device_);
-        output = multi_->forward(inputs(images), mask1, mask2);
+        output = multi_->forward(grouped_input(images), mask1, mask2);
       }
-      std::vector<torch::Tensor> losses;
-      for (int64_t k = 0; k < variants(); ++k) losses.push_back(model_t::loss(output.select(0, k), target));
-      auto loss = torch::stack(losses);
-      loss.sum().backward();
-      multi_->point_grads_at_stacked();
-      for (int64_t k = 0; k < variants(); ++k)
-        if (active[static_cast<std::size_t>(k)]) opts_[static_cast<std::size_t>(k)]->step();
+      auto loss = nll_per_variant(output, target).mean(1);  // [K]: each variant's mean batch loss
+      loss.sum().backward();  // each variant receives exactly the gradient of its own loss
+      if (stacked_optimizer_) {
+        stacked_step(active);
+      } else {
+        multi_->point_grads_at_stacked();
+        for (int64_t k = 0; k < variants(); ++k)
+          if (active[static_cast<std::size_t>(k)]) opts_[static_cast<std::size_t>(k)]->step();
+      }
       return loss.detach();
     }
     std::vector<torch::Tensor> losses(variants_.size());
     workers_.run(variants(), [&](int64_t k) {
       const auto i = static_cast<std::size_t>(k);
+      multi_->zero_grads(k);  // in the worker: in parallel, and into its cache
       torch::Tensor output;
       {
         detail::MixedPrecision mixed(mixed_, device_);
@@ -649,16 +596,15 @@ class VariantTrainer {
     const auto K = variants();
     std::vector<double> loss(variants_.size(), 0.0);
     std::vector<torch::Tensor> correct(variants_.size());
+    torch::Tensor grouped_loss, grouped_correct;  // [K] sums on the device, read once
     for (auto range : data::batch_ranges(test.size(), batch_size)) {
       auto [images, target] = order.take(test, range);
       if (kernels_ == VariantKernels::Grouped) {
         detail::MixedPrecision mixed(mixed_, device_);
-        auto output = multi_->forward(inputs(images), {}, {});
-        for (int64_t k = 0; k < K; ++k) {
-          const auto i = static_cast<std::size_t>(k);
-          loss[i] += model_t::loss(output.select(0, k), target, torch::Reduction::Sum).template item<double>();
-          add(correct[i], output.select(0, k).argmax(1).eq(target).sum());
-        }
+        auto output = multi_->forward(grouped_input(images), {}, {});
+        // Each batch's summed loss in float, added in double: as the notebook's .item() sum.
+        add(grouped_loss, nll_per_variant(output, target).sum(1).to(torch::kFloat64));
+        add(grouped_correct, output.argmax(2).eq(target.unsqueeze(0)).sum(1));
         continue;
       }
       workers_.run(K, [&](int64_t k) {
@@ -671,6 +617,15 @@ class VariantTrainer {
       });
     }
     std::vector<int64_t> counts;
+    if (grouped_loss.defined()) {
+      const auto sums = grouped_loss.cpu();
+      const auto hits = grouped_correct.cpu();
+      for (int64_t k = 0; k < K; ++k) {
+        loss[static_cast<std::size_t>(k)] = sums[k].template item<double>();
+        counts.push_back(hits[k].template item<int64_t>());
+      }
+      return {loss, counts};
+    }
     for (auto& c : correct) counts.push_back(c.defined() ? c.template item<int64_t>() : 0);
     return {loss, counts};
   }
@@ -679,15 +634,47 @@ class VariantTrainer {
   void retire(int64_t k) {
     torch::NoGradGuard no_grad;
     for (auto& p : multi_->stacked()) p.select(0, k).zero_();
+    if (stacked_optimizer_)  // and its Adadelta state (its learning rate is 0 from now on)
+      for (auto* state : {&stacked_optimizer_->square_avg(), &stacked_optimizer_->acc_delta()})
+        for (auto& v : multi_->stacked_views(*state)) v.select(0, k).zero_();
   }
 
  private:
   static void add(torch::Tensor& sum, const torch::Tensor& value) { sum = sum.defined() ? sum + value : value; }
 
-  std::vector<torch::Tensor> inputs(const torch::Tensor& images) {
-    std::vector<torch::Tensor> x;
-    for (auto& normalize : normalizers_) x.push_back(normalize(images));
-    return x;
+  /// The K variants' inputs as the channels of one [B, K, 28, 28] batch.
+  torch::Tensor grouped_input(const torch::Tensor& images) {
+    auto x = at::sub(at::div(images, k255_), means_);
+    return x.div_(stds_);
+  }
+
+  /// nll_loss of every variant and image, [K, B], from log-probabilities [K, B, classes].
+  torch::Tensor nll_per_variant(const torch::Tensor& output, const torch::Tensor& target) const {
+    const auto K = output.size(0), B = output.size(1);
+    return torch::nll_loss(output.flatten(0, 1), target.repeat({K}), {}, torch::Reduction::None).view({K, B});
+  }
+
+  /// The stacked Adadelta step: each active variant with its optimizer's learning rate (as its
+  /// scheduler left it), a retired one with 0.
+  void stacked_step(const std::vector<bool>& active) {
+    std::vector<double> lrs;
+    for (int64_t k = 0; k < variants(); ++k) lrs.push_back(active[static_cast<std::size_t>(k)] ? lr(k) : 0.0);
+    multi_->gather_grads(flat_grad_);
+    if (std::all_of(lrs.begin(), lrs.end(), [&](double v) { return v == lrs.front(); })) {
+      stacked_optimizer_->step(flat_grad_, lrs.front());  // optim::Adadelta's operations exactly
+      return;
+    }
+    if (lrs != element_lrs_of_) {  // the schedulers moved: rebuild each element's learning rate
+      if (!element_lrs_.defined()) element_lrs_ = torch::empty_like(multi_->flat());
+      const auto per_variant = torch::tensor(lrs, torch::kFloat64).to(element_lrs_.options());
+      for (auto& v : multi_->stacked_views(element_lrs_)) {
+        std::vector<int64_t> shape(static_cast<std::size_t>(v.dim()), 1);
+        shape.front() = variants();
+        v.copy_(per_variant.view(shape).expand_as(v));
+      }
+      element_lrs_of_ = lrs;
+    }
+    stacked_optimizer_->step(flat_grad_, element_lrs_);
   }
 
   std::vector<NormalizationValues> variants_;
@@ -698,6 +685,11 @@ class VariantTrainer {
   std::vector<std::unique_ptr<torch::optim::Optimizer>> opts_;
   std::vector<std::unique_ptr<scheduler_type>> scheds_;
   std::vector<BatchNormalizer> normalizers_;  // each variant's input, as its alone run makes it
+  // Grouped: the K (mean, std) as [1, K, 1, 1] tensors, 255 on the device, the stacked Adadelta
+  // (when the Pipeline's optimizer is optim::Adadelta) with its gradient buffer and learning rates.
+  torch::Tensor means_, stds_, k255_, flat_grad_, element_lrs_;
+  std::vector<double> element_lrs_of_;
+  std::unique_ptr<optim::StackedAdadelta> stacked_optimizer_;
   detail::VariantWorkers workers_;
 };
 
