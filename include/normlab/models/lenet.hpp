@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "normlab/models/dropout_masks.hpp"
+#include "normlab/models/relu_max_pool.hpp"
 #include "normlab/policy.hpp"
 
 namespace normlab {
@@ -47,7 +48,7 @@ class LeNetImpl : public torch::nn::Module {
 
   /// conv1, relu, conv2, relu, max-pool: the part of forward() that each image goes through alone.
   torch::Tensor convolutions(const torch::Tensor& x) {
-    return torch::max_pool2d(torch::relu(conv2(torch::relu(conv1(x)))), 2);
+    return relu_max_pool2x2(conv2(torch::relu(conv1(x))));  // max_pool2d(relu(.), 2), one pass
   }
 
   /// Evaluation batches above this size run their convolutions kEvalSlice images at a time on the

@@ -19,20 +19,25 @@
 // slice of the stacked parameters, so each keeps its own learning rate.
 //
 // Two ways to compute the K networks (VariantKernels):
-// - Grouped (the default on CUDA): conv1 per variant, conv2 as one grouped convolution
-//   (groups = K), fc1 and fc2 as batched matrix products (baddbmm, with a backward that keeps
-//   Linear's operand order) with per-variant weights, log_softmax and nll_loss per variant,
-//   loss = sum of the K mean losses (so each variant receives exactly its own gradient). K times
-//   fewer, K times larger kernels: the win on a GPU, where a LeNet step is launch-bound (H100: 2.1x
-//   the trials per hour at K = 8). On the CPU with one intra-op thread it gives the alone runs' bits;
-//   with more, oneDNN splits the grouped weight gradient differently (float rounding, amplified by
-//   training; on CUDA alone runs are not bit-reproducible in the first place).
+// - Grouped (the default on CUDA): the K inputs made as one [B, K, 28, 28] tensor (x / 255 once,
+//   then - mean_k and / std_k broadcast), conv1 and conv2 as grouped convolutions (groups = K; on
+//   the CPU conv1 stays one variant at a time, see MultiLeNet::forward), fc1 and fc2 as batched
+//   matrix products (baddbmm, with a backward that keeps Linear's operand order), one nll_loss for
+//   all K, loss = sum of the K mean losses (so each variant receives exactly its own gradient), and
+//   with the notebook's Adadelta one optimizer step for all K (optim::StackedAdadelta over one flat
+//   buffer holding every variant's parameters, each variant at the learning rate its own scheduler
+//   set). A step is then about as many kernels as ONE LeNet step, each K times larger: the win on a
+//   GPU, where a LeNet step is launch-bound. On the CPU it agrees with the alone runs to ~1e-7 per
+//   step (losses reduced in another order; oneDNN splits grouped gradients between threads
+//   differently); it is the slower choice there.
 // - PerVariant (the default on the CPU): each variant's layers are the alone run's own kernels on
-//   the alone run's shapes, so every variant is bit-identical to its alone run at any thread count.
-//   On this project's CPU, oneDNN's grouped convolution over K = 8 is 1.4x (one thread) to 2.6x
-//   (two threads) slower per variant than 8 ungrouped ones: its activations (~75 MB) no longer fit
-//   the caches and are reordered between layouts. So on the CPU the gains come from the shared work
-//   above and, with `workers` > 1, from running variants side by side on single-threaded workers.
+//   the alone run's shapes, so every variant is bit-identical to its alone run. With `workers` > 1
+//   (the default: one per intra-op thread) variants run side by side on single-threaded workers,
+//   each bit-identical to its alone run with one thread: LeNet's kernels at batch 64 split poorly
+//   between two threads (1.6x for 2 cores), K variants on two workers split perfectly. On this
+//   project's CPU, oneDNN's grouped convolution over K = 8 is 1.4x (one thread) to 2.6x (two
+//   threads) slower per variant than 8 ungrouped ones: its activations (~75 MB) no longer fit the
+//   caches and are reordered between layouts.
 // tests/train/multi_variant_test.cpp checks both against alone runs over an epoch of the fixture.
 //
 // This header: the study helpers (run_study_batched, run_trials_batched). The trainer itself
