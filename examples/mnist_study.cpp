@@ -10,11 +10,13 @@
 #include <filesystem>
 #include <iostream>
 #include <memory>
+#include <type_traits>
 #include <normlab/normalization_study.hpp>
 #include <normlab/normlab.hpp>
 #include <normlab/search/samplers.hpp>
 #include <normlab/study/pruners.hpp>
 #include <normlab/study/study.hpp>
+#include <normlab/train/multi_variant.hpp>
 #include "cli.hpp"
 #include "study_report.hpp"
 
@@ -26,14 +28,13 @@ template <class Compensation>
 using StudyProtocol = Pipeline<normalize::Runtime, LeNet, Adadelta<>, ReduceOnPlateau<>,
                                Compensation, device::Auto>;
 
-std::function<double(study::Trial&)> objective_for(const std::string& compensation, RunOptions base,
-                                                   std::shared_ptr<const data::TrainTest> data) {
-  if (compensation == "notebook")
-    return normalization_objective<StudyProtocol<compensate::Notebook>>(base, data);
-  if (compensation == "exact")
-    return normalization_objective<StudyProtocol<compensate::Exact>>(base, data);
-  if (compensation == "none") return normalization_objective<StudyProtocol<compensate::None>>(base, data);
-  throw std::invalid_argument("--compensation expects notebook, exact or none (got '" + compensation + "')");
+// Calls f(std::type_identity<Compensation>{}) for the compensation named on the command line.
+template <class F>
+auto with_compensation(const std::string& name, F&& f) {
+  if (name == "notebook") return f(std::type_identity<compensate::Notebook>{});
+  if (name == "exact") return f(std::type_identity<compensate::Exact>{});
+  if (name == "none") return f(std::type_identity<compensate::None>{});
+  throw std::invalid_argument("--compensation expects notebook, exact or none (got '" + name + "')");
 }
 
 std::unique_ptr<study::Pruner> make_pruner(const std::string& name) {
@@ -57,6 +58,7 @@ int main(int argc, char** argv) try {
       .flag("test-limit", "1000", "first K test images (0: all)")
       .flag("threads", "2", "intra-op threads")
       .flag("jobs", "1", "trials run at once in this process (threads share the CPU)")
+      .flag("together", "1", "K > 1: train K trials in one pass (run_variants; K proposals before any result)")
       .flag("storage", "sqlite:///optuna-MNIST.sqlite3", "sqlite:///FILE, or empty for memory")
       .flag("study-name", "MNIST", "study name (resumed when it exists)")
       .flag("resume-only", "0", "1: the study must exist already (an error instead of a new study)")
@@ -107,7 +109,24 @@ int main(int argc, char** argv) try {
   if (args.integer("max-trials") > 0) run.max_trials = static_cast<int>(args.integer("max-trials"));
   run.heartbeat_interval = args.number("heartbeat");
   run.callbacks.push_back(report::progress_line(trials));
-  s.optimize(objective_for(args.text("compensation"), base, data), trials, run);
+  const auto together = args.integer("together");
+  if (together < 1) throw std::invalid_argument("--together expects K >= 1");
+  if (together == 1) {
+    with_compensation(args.text("compensation"), [&](auto c) {
+      using Protocol = StudyProtocol<typename decltype(c)::type>;
+      s.optimize(normalization_objective<Protocol>(base, data), trials, run);
+    });
+  } else {
+    // K trials per round through run_variants: each trial's value is its alone run's (see
+    // train/multi_variant.hpp), one line per trial and epoch shows the progress.
+    if (run.n_jobs != 1) throw std::invalid_argument("--together trains K trials in one pass: use it with --jobs 1");
+    if (run.max_trials) throw std::invalid_argument("--max-trials is not available with --together (use --trials)");
+    base.log = &std::cerr;
+    with_compensation(args.text("compensation"), [&](auto c) {
+      using Protocol = StudyProtocol<typename decltype(c)::type>;
+      run_trials_batched<Protocol>(s, base, *data, trials, static_cast<int>(together));
+    });
+  }
 
   report::summarize(s);
   if (!args.text("csv").empty()) s.export_csv(args.text("csv"));
