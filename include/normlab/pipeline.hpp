@@ -19,6 +19,7 @@
 #include <iostream>
 #include <optional>
 #include <sstream>
+#include <string>
 #include <stdexcept>
 #include <torch/torch.h>
 #include <vector>
@@ -76,6 +77,15 @@ struct RunResult {
 namespace detail {
 template <class PipelineType>
 RunResult run_fast(const RunOptions& options, const data::TrainTest& data);  // train/variant_trainer.hpp
+
+/// TrainingDiverged's message (also run_variants' VariantRun::diverged).
+inline std::string diverged_message(int epoch, double loss, const NormalizationValues& v, double lr,
+                                    std::size_t finished) {
+  std::ostringstream msg;
+  msg << "normlab: training diverged at epoch " << epoch << ": mean training loss is " << loss << " ("
+      << v.to_string() << ", lr " << lr << "); " << finished << " finished epoch(s) are kept";
+  return msg.str();
+}
 }  // namespace detail
 
 /// Thrown when the training loss becomes NaN or infinite. Holds every epoch finished before.
@@ -159,11 +169,9 @@ class Pipeline {
       record.train_loss = trained.mean_loss;
       if (!std::isfinite(record.train_loss)) {
         result.seconds = seconds_since(start);
-        std::ostringstream msg;
-        msg << "normlab: training diverged at epoch " << epoch << ": mean training loss is "
-            << record.train_loss << " (" << result.normalization.to_string() << ", lr "
-            << record.lr << "); " << result.history.size() << " finished epoch(s) are kept";
-        throw TrainingDiverged(msg.str(), std::move(result));
+        const auto message = detail::diverged_message(epoch, record.train_loss, result.normalization, record.lr,
+                                                      result.history.size());
+        throw TrainingDiverged(message, std::move(result));
       }
       auto tested = test_epoch<model_t>(net, test, test_input, options.test_batch, shuffle);
       record.test_loss = tested.loss;

@@ -6,6 +6,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "../temp_dir.hpp"
+
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -30,21 +32,8 @@ using namespace normlab::study;
 
 namespace {
 
-/// A fresh folder under the system's temporary directory, removed afterwards.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static std::atomic<int> counter{0};
-    path = fs::temp_directory_path() /
-           ("normlab_storage_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string file(const std::string& name) const { return (path / name).string(); }
+struct TempDir : normlab::testing::TempDir {
+  TempDir() : normlab::testing::TempDir("normlab_storage_test") {}
 };
 
 struct MemoryBackend {

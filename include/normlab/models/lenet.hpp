@@ -59,8 +59,10 @@ class LeNetImpl : public torch::nn::Module {
   /// so it still runs on the whole batch.
   static constexpr int64_t kEvalSlice = 100;
 
-  bool evaluate_in_slices(const torch::Tensor& x) const {
-    return !is_training() && x.is_cpu() && x.dim() > 0 && x.size(0) > kEvalSlice;
+  bool evaluate_in_slices(const torch::Tensor& x) const { return evaluate_in_slices(is_training(), x); }
+  /// The same rule for any module holding LeNets (models::MultiLeNet).
+  static bool evaluate_in_slices(bool training, const torch::Tensor& x) {
+    return !training && x.is_cpu() && x.dim() > 0 && x.size(0) > kEvalSlice;
   }
 
   /// `features(slice)` on kEvalSlice images at a time, concatenated.

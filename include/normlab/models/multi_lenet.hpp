@@ -168,8 +168,8 @@ class MultiLeNetImpl : public torch::nn::Module {
       return relu_max_pool2x2(torch::conv2d(h, p[2], p[3]));  // as LeNet's forward
     };
     // Evaluation as LeNet's forward does it (sliced on the CPU, the same bits).
-    const bool sliced = !is_training() && x.is_cpu() && x.size(0) > LeNetImpl::kEvalSlice;
-    auto h = sliced ? LeNetImpl::convolutions_in_slices(x, convolutions) : convolutions(x);
+    auto h = LeNetImpl::evaluate_in_slices(is_training(), x) ? LeNetImpl::convolutions_in_slices(x, convolutions)
+                                                             : convolutions(x);
     if (mask1.defined()) h = h * mask1;
     h = torch::flatten(h, 1);
     h = torch::relu(torch::linear(h, p[4], p[5]));
@@ -230,16 +230,6 @@ class MultiLeNetImpl : public torch::nn::Module {
   void zero_grads(int64_t k) {
     for (auto& p : views_.at(static_cast<std::size_t>(k)))
       if (p.grad().defined()) p.mutable_grad().zero_();
-  }
-
-  /// zero_grad() of LibTorch 1.13 (in place; 2.x sets to none, with the same numbers) for the
-  /// stacked parameters and the views.
-  void zero_all_grads() {
-    for (auto& p : stacked_)
-      if (p.grad().defined()) p.mutable_grad().zero_();
-    for (auto& views : views_)
-      for (auto& p : views)
-        if (p.grad().defined()) p.mutable_grad().zero_();
   }
 
  private:

@@ -96,34 +96,19 @@ struct ReluMaxPool2x2 : public torch::autograd::Function<ReluMaxPool2x2> {
   static void store(float* p, v4f v) { std::memcpy(p, &v, sizeof v); }
   static v4f select(v4i mask, v4f x, v4f y) { return (v4f)(((v4i)x & mask) | ((v4i)y & ~mask)); }
   static v4i select(v4i mask, v4i x, v4i y) { return (x & mask) | (y & ~mask); }
-  static v4f evens(v4f a, v4f b) {
+  // Lanes I... of the eight in (a, b): GCC's and Clang's spellings of the same shuffle.
+  template <int... I>
+  static v4f shuffle(v4f a, v4f b) {
 #if defined(__clang__)
-    return __builtin_shufflevector(a, b, 0, 2, 4, 6);
+    return __builtin_shufflevector(a, b, I...);
 #else
-    return __builtin_shuffle(a, b, v4i{0, 2, 4, 6});
+    return __builtin_shuffle(a, b, v4i{I...});
 #endif
   }
-  static v4f odds(v4f a, v4f b) {
-#if defined(__clang__)
-    return __builtin_shufflevector(a, b, 1, 3, 5, 7);
-#else
-    return __builtin_shuffle(a, b, v4i{1, 3, 5, 7});
-#endif
-  }
-  static v4f interleave_low(v4f a, v4f b) {
-#if defined(__clang__)
-    return __builtin_shufflevector(a, b, 0, 4, 1, 5);
-#else
-    return __builtin_shuffle(a, b, v4i{0, 4, 1, 5});
-#endif
-  }
-  static v4f interleave_high(v4f a, v4f b) {
-#if defined(__clang__)
-    return __builtin_shufflevector(a, b, 2, 6, 3, 7);
-#else
-    return __builtin_shuffle(a, b, v4i{2, 6, 3, 7});
-#endif
-  }
+  static v4f evens(v4f a, v4f b) { return shuffle<0, 2, 4, 6>(a, b); }
+  static v4f odds(v4f a, v4f b) { return shuffle<1, 3, 5, 7>(a, b); }
+  static v4f interleave_low(v4f a, v4f b) { return shuffle<0, 4, 1, 5>(a, b); }
+  static v4f interleave_high(v4f a, v4f b) { return shuffle<2, 6, 3, 7>(a, b); }
 
   // ATen's relu on the CPU: clamp_min(x, 0) as max(0, x) with x returned unless x < 0, so NaN
   // and -0 come through (x86's max returns its second operand for NaN and for two zeros).

@@ -13,15 +13,8 @@
 #include "normlab/search/random_state.hpp"
 #include "normlab/search/sampler.hpp"
 
-// Optuna's arithmetic is done in separate roundings; a fused multiply-add (what -march=native lets
-// GCC and Clang contract `a + b * c` into) would change the last bit of the values proposed.
-#if defined(__clang__)
-#pragma float_control(push)
-#pragma clang fp contract(off)
-#elif defined(__GNUC__)
-#pragma GCC push_options
-#pragma GCC optimize("fp-contract=off")
-#endif
+
+#include "normlab/search/detail/separate_roundings_begin.hpp"  // no contracted a + b * c below
 
 namespace normlab::search {
 
@@ -111,8 +104,4 @@ class RandomSampler final : public Sampler {
 
 }  // namespace normlab::search
 
-#if defined(__clang__)
-#pragma float_control(pop)
-#elif defined(__GNUC__)
-#pragma GCC pop_options
-#endif
+#include "normlab/search/detail/separate_roundings_end.hpp"

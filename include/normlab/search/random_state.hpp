@@ -12,15 +12,8 @@
 #include <string>
 #include <vector>
 
-// numpy computes low + range * u with two roundings; keep compilers from fusing them into one
-// multiply-add (GCC and Clang do with -march=native), which would change the last bit.
-#if defined(__clang__)
-#pragma float_control(push)
-#pragma clang fp contract(off)
-#elif defined(__GNUC__)
-#pragma GCC push_options
-#pragma GCC optimize("fp-contract=off")
-#endif
+
+#include "normlab/search/detail/separate_roundings_begin.hpp"  // no contracted a + b * c below
 
 namespace normlab::search {
 
@@ -205,8 +198,4 @@ class RandomState {
 
 }  // namespace normlab::search
 
-#if defined(__clang__)
-#pragma float_control(pop)
-#elif defined(__GNUC__)
-#pragma GCC pop_options
-#endif
+#include "normlab/search/detail/separate_roundings_end.hpp"

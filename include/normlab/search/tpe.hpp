@@ -48,14 +48,8 @@
 #include "normlab/search/sampler.hpp"
 #include "normlab/study/trial.hpp"
 
-// Fused multiply-adds happen only where numpy's kernels use them (std::fma); see random.hpp.
-#if defined(__clang__)
-#pragma float_control(push)
-#pragma clang fp contract(off)
-#elif defined(__GNUC__)
-#pragma GCC push_options
-#pragma GCC optimize("fp-contract=off")
-#endif
+
+#include "normlab/search/detail/separate_roundings_begin.hpp"  // no contracted a + b * c below
 
 namespace normlab::search {
 
@@ -1204,8 +1198,4 @@ class TpeSampler final : public Sampler {
 
 }  // namespace normlab::search
 
-#if defined(__clang__)
-#pragma float_control(pop)
-#elif defined(__GNUC__)
-#pragma GCC pop_options
-#endif
+#include "normlab/search/detail/separate_roundings_end.hpp"

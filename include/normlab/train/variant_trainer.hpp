@@ -61,18 +61,6 @@ struct VariantOptions {
   int workers = 0;
 };
 
-namespace detail {
-
-inline std::string diverged_message(int epoch, double loss, const NormalizationValues& v, double lr,
-                                    std::size_t finished) {
-  std::ostringstream msg;
-  msg << "normlab: training diverged at epoch " << epoch << ": mean training loss is " << loss << " ("
-      << v.to_string() << ", lr " << lr << "); " << finished << " finished epoch(s) are kept";
-  return msg.str();
-}
-
-}  // namespace detail
-
 /**
  * The K variants' training state and one step / one test pass of it; run_variants drives it epoch
  * by epoch (benchmarks/train_step_benchmark.cpp times its steps). PipelineType's Model must be LeNet.
@@ -112,7 +100,7 @@ class VariantTrainer {
     for (int64_t k = 0; k < variants(); ++k) {
       opts_.push_back(optimizer_t::make(multi_->variant_parameters(k)));
       scheds_.push_back(std::make_unique<scheduler_type>(scheduler_t::make(*opts_.back())));
-      normalizers_.emplace_back(variants_[static_cast<std::size_t>(k)], device_);
+      if (kernels_ == VariantKernels::PerVariant) normalizers_.emplace_back(variants_[static_cast<std::size_t>(k)], device_);
     }
     if (kernels_ == VariantKernels::Grouped) {
       // The K inputs are made together: x / 255 once, then - mean_k and / std_k as broadcasts over
@@ -281,7 +269,7 @@ class VariantTrainer {
   models::MultiLeNet multi_{nullptr};
   std::vector<std::unique_ptr<torch::optim::Optimizer>> opts_;
   std::vector<std::unique_ptr<scheduler_type>> scheds_;
-  std::vector<BatchNormalizer> normalizers_;  // each variant's input, as its alone run makes it
+  std::vector<BatchNormalizer> normalizers_;  // PerVariant: each variant's input, as its alone run makes it
   // Grouped: the K (mean, std) as [1, K, 1, 1] tensors, 255 on the device, the stacked Adadelta
   // (when the Pipeline's optimizer is optim::Adadelta) with its gradient buffer and learning rates.
   torch::Tensor means_, stds_, k255_, flat_grad_, element_lrs_;

@@ -18,14 +18,8 @@
 // read before normlab::search::detail exists.
 #include "normlab/search/distribution.hpp"
 
-// Fused multiply-adds happen only where numpy's kernels use them (std::fma); see random.hpp.
-#if defined(__clang__)
-#pragma float_control(push)
-#pragma clang fp contract(off)
-#elif defined(__GNUC__)
-#pragma GCC push_options
-#pragma GCC optimize("fp-contract=off")
-#endif
+
+#include "normlab/search/detail/separate_roundings_begin.hpp"  // no contracted a + b * c below
 
 namespace normlab::search {
 
@@ -331,8 +325,4 @@ inline std::vector<double> linspace(double start, double stop, std::size_t num) 
 
 }  // namespace normlab::search
 
-#if defined(__clang__)
-#pragma float_control(pop)
-#elif defined(__GNUC__)
-#pragma GCC pop_options
-#endif
+#include "normlab/search/detail/separate_roundings_end.hpp"

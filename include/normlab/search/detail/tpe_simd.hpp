@@ -24,13 +24,7 @@
 #define NORMLAB_TPE_X86_SIMD 0
 #endif
 
-#if defined(__clang__)
-#pragma float_control(push)
-#pragma clang fp contract(off)
-#elif defined(__GNUC__)
-#pragma GCC push_options
-#pragma GCC optimize("fp-contract=off")
-#endif
+#include "normlab/search/detail/separate_roundings_begin.hpp"  // no contracted a + b * c below
 
 namespace normlab::search::detail::simd {
 
@@ -468,8 +462,4 @@ __attribute__((target("avx2,fma,avx512f"), noinline)) inline void log_mixture_bo
 
 }  // namespace normlab::search::detail::simd
 
-#if defined(__clang__)
-#pragma float_control(pop)
-#elif defined(__GNUC__)
-#pragma GCC pop_options
-#endif
+#include "normlab/search/detail/separate_roundings_end.hpp"
