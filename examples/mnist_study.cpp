@@ -94,6 +94,8 @@ int main(int argc, char** argv) try {
   options.require_existing = args.integer("resume-only") != 0;
   auto s = study::Study::create(options, search::make_sampler(args.text("sampler"), base.seed),
                                 make_pruner(args.text("pruner")));
+  device::set_threads(base.threads);
+  record_kernels(s, device::cpu_kernels(), device::Auto::select().str());
   const std::size_t existing = s.trials().size();
   if (args.integer("enqueue-notebook") && existing == 0) {
     s.enqueue({{"mean", 0.1307}, {"std", 0.3081}});

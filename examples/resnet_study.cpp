@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <iostream>
 #include <memory>
+#include <normlab/normalization_study.hpp>
 #include <normlab/normlab.hpp>
 #include <normlab/train/image_protocol.hpp>
 
@@ -109,6 +110,7 @@ int main(int argc, char** argv) try {
   options.storage_url = args.text("storage");
   options.direction = study::StudyDirection::Maximize;
   auto s = study::Study::create(options, search::make_sampler(args.text("sampler"), o.seed));
+  record_kernels(s, device::cpu_kernels(), device::Auto::select().str());
   std::fprintf(stderr, "resnet_study: study '%s' in %s: %zu trial(s) so far; running %d more (%s, %lld test images, %d epoch(s) per trial)\n",
                options.name.c_str(), options.storage_url.c_str(), s.trials().size(), trials, args.text("arch").c_str(),
                static_cast<long long>(test->set.size()), o.epochs);

@@ -5,6 +5,7 @@
 
 #include <cstdio>
 #include <iostream>
+#include <normlab/device/cpu_kernels.hpp>
 #include <normlab/normlab.hpp>
 
 #include "cli.hpp"
@@ -38,6 +39,7 @@ int main(int argc, char** argv) try {
       .flag("device", "auto", "cpu | cuda | auto")
       .flag("batch", "64", "training batch size")
       .flag("test-batch", "1000", "test batch size")
+      .flag("show-kernels", "0", "1: print the CPU kernels a run would use (docs/parity.md) and exit")
       .flag("fast", "0", "1: RunOptions::fast (bulk dropout masks, bfloat16 autocast where native; not the notebook's numbers)");
   args.parse(argc, argv);
 
@@ -53,6 +55,15 @@ int main(int argc, char** argv) try {
   options.fast = args.integer("fast") != 0;
   options.normalization = NormalizationValues::uniform(args.number("mean"), args.number("std"));
   options.normalization->validate();
+
+  // The kernels decide the last bits of the result: printed so that a run can be reproduced.
+  device::set_threads(options.threads);
+  const auto kernels = device::cpu_kernels();
+  std::printf("kernels: openblas_core=%s aten_capability=%s threads=%d libtorch=%s cpu=\"%s\"\n",
+              kernels.openblas_core.c_str(), kernels.aten_capability.c_str(), kernels.threads,
+              kernels.libtorch.c_str(), device::cpu_model().c_str());
+  std::fflush(stdout);
+  if (args.text("show-kernels") != "0") return 0;
 
   const auto data = data::load_by_name(args.text("dataset"), options.data_root);
   std::cerr << "seed_mnist: " << args.text("dataset") << " (" << data.train.size() << " train / "

@@ -14,10 +14,10 @@ namespace normlab::testing {
 inline std::string golden_path(const std::string& name) { return std::string(NORMLAB_GOLDEN_DIR) + "/" + name; }
 inline std::string test_data_dir() { return NORMLAB_TEST_DATA_DIR; }
 
-/// The non-comment, non-empty lines of a golden file, split on white space.
-inline std::vector<std::vector<std::string>> golden_rows(const std::string& name) {
-  std::ifstream in(golden_path(name));
-  if (!in) throw std::runtime_error("cannot open golden file " + golden_path(name));
+/// The non-comment, non-empty lines of the golden file at `path`, split on white space.
+inline std::vector<std::vector<std::string>> golden_rows_at(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error("cannot open golden file " + path);
   std::vector<std::vector<std::string>> rows;
   for (std::string line; std::getline(in, line);) {
     if (line.empty() || line[0] == '#') continue;
@@ -27,6 +27,27 @@ inline std::vector<std::vector<std::string>> golden_rows(const std::string& name
     if (!row.empty()) rows.push_back(row);
   }
   return rows;
+}
+
+/// The rows of the committed golden file `name` (tests/golden/).
+inline std::vector<std::vector<std::string>> golden_rows(const std::string& name) {
+  return golden_rows_at(golden_path(name));
+}
+
+/// The `key=value` words of the golden file's `# <label>: key=value ...` header line (empty if none).
+inline std::map<std::string, std::string> golden_header_fields(const std::string& path, const std::string& label) {
+  std::ifstream in(path);
+  const std::string prefix = "# " + label + ":";
+  std::map<std::string, std::string> fields;
+  for (std::string line; std::getline(in, line) && !line.empty() && line[0] == '#';) {
+    if (line.rfind(prefix, 0) != 0) continue;
+    std::istringstream words(line.substr(prefix.size()));
+    for (std::string w; words >> w;) {
+      const auto eq = w.find('=');
+      if (eq != std::string::npos) fields[w.substr(0, eq)] = w.substr(eq + 1);
+    }
+  }
+  return fields;
 }
 
 /// The key=value words of a `case k=v k=v ...` row.

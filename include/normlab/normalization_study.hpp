@@ -5,10 +5,12 @@
 
 #include <cmath>
 #include <functional>
+#include <iostream>
 #include <memory>
 #include <string>
 
 #include "normlab/data/dataset.hpp"
+#include "normlab/device/cpu_kernels.hpp"
 #include "normlab/pipeline.hpp"
 #include "normlab/search/space.hpp"
 #include "normlab/study/study.hpp"
@@ -41,6 +43,45 @@ std::function<double(study::Trial&)> normalization_objective(
   };
 }
 
+/// The study user attribute that records the kernels its trials ran with.
+inline constexpr const char* kKernelsAttr = "normlab_kernels";
+
+/// Records the kernels this process trains with (`kernels`, on `device`) in the study, or, when the
+/// study already names other ones (it was run on another machine, or under other OPENBLAS_CORETYPE /
+/// thread settings), writes one warning to `warn`, naming both: the new trials are valid but not
+/// bit-identical to what the old kernels would give. Returns whether the kernels match.
+inline bool record_kernels(study::Study& s, const device::CpuKernels& kernels, const std::string& device,
+                           std::ostream* warn = &std::cerr) {
+  const study::Json mine = study::Json::object({{"device", device},
+                                                {"openblas_core", kernels.openblas_core},
+                                                {"aten_capability", kernels.aten_capability},
+                                                {"threads", kernels.threads},
+                                                {"libtorch", kernels.libtorch},
+                                                {"cpu", device::cpu_model()}});
+  const auto attrs = s.user_attrs();
+  const auto it = attrs.find(kKernelsAttr);
+  if (it == attrs.end() || !it->second.is_object()) {
+    s.set_user_attr(kKernelsAttr, mine);
+    return true;
+  }
+  const auto& theirs = it->second;
+  const auto text = [&](const char* key) {
+    const auto* v = theirs.find(key);
+    return !v ? std::string("?") : v->is_string() ? v->as_string() : v->dump();
+  };
+  const device::CpuKernels recorded{text("openblas_core"), text("aten_capability"),
+                                    theirs.find("threads") && theirs.at("threads").is_int()
+                                        ? static_cast<int>(theirs.at("threads").as_int()) : -1,
+                                    text("libtorch")};
+  if (recorded.same_bits_as(kernels) && text("device") == device) return true;
+  if (warn)
+    *warn << "normlab: warning: study '" << s.name() << "' was run on " << text("device") << " with "
+          << recorded.describe() << " (CPU " << text("cpu") << "); this process runs on " << device << " with "
+          << kernels.describe() << ": its new trials will not be bit-identical to the ones the recorded kernels "
+          << "would give. To reproduce the study's runs, pin " << recorded.pinning() << " (docs/parity.md).\n";
+  return false;
+}
+
 /// The notebook's study in one call: creates (or resumes) the study described by `options`, with
 /// the pipeline's Search policy as sampler (seeded with base.seed), and runs `n_trials` more trials
 /// of normalization_objective. The study is returned for its trials, best trial, CSV and plots.
@@ -50,6 +91,8 @@ std::unique_ptr<study::Study> run_study(const study::StudyOptions& options, cons
                                         const study::OptimizeOptions& optimize = {},
                                         std::unique_ptr<study::Pruner> pruner = nullptr) {
   auto s = std::make_unique<study::Study>(options, PipelineType::search_t::make(base.seed), std::move(pruner));
+  device::set_threads(base.threads);
+  record_kernels(*s, device::cpu_kernels(), PipelineType::device_t::select().str());
   s->optimize(normalization_objective<PipelineType, Space>(base, std::move(data)), n_trials, optimize);
   return s;
 }

@@ -1,6 +1,8 @@
 #include <catch2/catch.hpp>
 #include <normlab/normlab.hpp>
+#include <normlab/search/samplers.hpp>
 #include <normlab/study/pruners.hpp>
+#include <sstream>
 
 #include "../golden.hpp"
 
@@ -43,6 +45,43 @@ TEST_CASE("the Pipeline's Search policy drives a normalization study", "[pipelin
     REQUIRE(t.intermediate_values.at(2) == *t.value);     // the last epoch's is the result
     REQUIRE(t.user_attrs.at("total") == "100");
   }
+}
+
+TEST_CASE("a study records its kernels and warns once, naming both, when other kernels continue it",
+          "[pipeline][study]") {
+  study::StudyOptions options;
+  options.name = "kernels";
+  auto s = study::Study::create(options, search::make_sampler("random", 1));
+  device::CpuKernels first{"Haswell", "AVX2", 2, "1.13.0"};
+  std::ostringstream warnings;
+  REQUIRE(record_kernels(s, first, "cpu", &warnings));
+  REQUIRE(warnings.str().empty());
+  const auto recorded = s.user_attrs().at(kKernelsAttr);
+  CHECK(recorded.at("openblas_core").as_string() == "Haswell");
+  CHECK(recorded.at("aten_capability").as_string() == "AVX2");
+  CHECK(recorded.at("threads").as_int() == 2);
+  CHECK(recorded.at("libtorch").as_string() == "1.13.0");
+  CHECK(recorded.at("device").as_string() == "cpu");
+
+  REQUIRE(record_kernels(s, first, "cpu", &warnings));  // the same kernels continue it silently
+  REQUIRE(warnings.str().empty());
+
+  device::CpuKernels other = first;
+  other.openblas_core = "SkylakeX";
+  REQUIRE_FALSE(record_kernels(s, other, "cpu", &warnings));
+  const std::string text = warnings.str();
+  CHECK(text.find("OpenBLAS Haswell, ATen AVX2, 2 thread(s), LibTorch 1.13.0") != std::string::npos);
+  CHECK(text.find("OpenBLAS SkylakeX, ATen AVX2, 2 thread(s), LibTorch 1.13.0") != std::string::npos);
+  CHECK(text.find("not be bit-identical") != std::string::npos);
+  CHECK(text.find("OPENBLAS_CORETYPE=Haswell ATEN_CPU_CAPABILITY=avx2") != std::string::npos);
+  CHECK(std::count(text.begin(), text.end(), '\n') == 1);
+  // The record stays the first kernels': a warning does not move it.
+  CHECK(s.user_attrs().at(kKernelsAttr).at("openblas_core").as_string() == "Haswell");
+
+  other = first;
+  other.threads = 1;
+  CHECK_FALSE(record_kernels(s, other, "cpu", nullptr));
+  CHECK_FALSE(record_kernels(s, first, "cuda:0", nullptr));
 }
 
 TEST_CASE("a trial of the study equals a plain run at its (mean, std)", "[pipeline][study]") {

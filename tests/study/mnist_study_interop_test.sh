@@ -39,6 +39,9 @@ for t, r in zip(trials, rows):
     assert t.intermediate_values, "each epoch's accuracy is an intermediate value"
     if t.state == optuna.trial.TrialState.COMPLETE:
         assert t.user_attrs["total"] == 200 and 0 <= t.user_attrs["correct"] <= 200, t.user_attrs
+# The kernels the trials ran with, as a study user attribute (docs/parity.md).
+k = study.user_attrs["normlab_kernels"]
+assert k["device"] == "cpu" and k["threads"] == 2 and k["openblas_core"] and k["aten_capability"], k
 # The notebook's two points were enqueued first.
 assert (trials[0].params["mean"], trials[0].params["std"]) == (0.1307, 0.3081), trials[0].params
 assert (trials[1].params["mean"], trials[1].params["std"]) == (0.0, 1.0), trials[1].params

@@ -277,6 +277,25 @@ TEMPLATE_TEST_CASE("storage: intermediate values and attributes", "[study][stora
   CHECK(got.system_attrs.at("fixed_params") == "{\"mean\": 0.5}");
 }
 
+TEMPLATE_TEST_CASE("storage: study user attributes are per study and overwritten by key", "[study][storage]",
+                   MemoryBackend, SqliteBackend) {
+  TestType backend;
+  auto s = backend.make();
+  const int64_t a = s->create_new_study("MNIST", StudyDirection::Maximize);
+  const int64_t b = s->create_new_study("other", StudyDirection::Maximize);
+  CHECK(s->get_study_user_attrs(a).empty());
+  s->set_study_user_attr(a, "normlab_kernels", "{\"openblas_core\": \"Haswell\"}");
+  s->set_study_user_attr(a, "note", "1");
+  s->set_study_user_attr(a, "note", "\"second\"");
+  s->set_study_user_attr(b, "note", "2");
+  CHECK_THROWS_AS(s->set_study_user_attr(a, "bad", "not json"), JsonError);
+  CHECK_THROWS_AS(s->set_study_user_attr(12345, "note", "1"), NotFoundError);
+  const auto attrs = s->get_study_user_attrs(a);
+  CHECK(attrs == std::map<std::string, std::string>{{"normlab_kernels", "{\"openblas_core\": \"Haswell\"}"},
+                                                    {"note", "\"second\""}});
+  CHECK(s->get_study_user_attrs(b) == std::map<std::string, std::string>{{"note", "2"}});
+}
+
 TEMPLATE_TEST_CASE("storage: template trials and the WAITING queue", "[study][storage]", MemoryBackend, SqliteBackend) {
   TestType backend;
   auto s = backend.make();

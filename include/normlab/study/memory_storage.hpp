@@ -24,7 +24,7 @@ class InMemoryStorage final : public Storage {
     for (const auto& s : studies_)
       if (s.name == name)
         throw DuplicatedStudyError("normlab: a study named '" + name + "' already exists in this storage");
-    studies_.push_back(StudyRecord{name, direction, {}, {}});
+    studies_.push_back(StudyRecord{name, direction, {}, {}, {}});
     return static_cast<int64_t>(studies_.size()) - 1;
   }
 
@@ -101,6 +101,16 @@ class InMemoryStorage final : public Storage {
     std::lock_guard lock(mutex_);
     updatable(trial_id).trial.intermediate_values[step] = value;
   }
+  void set_study_user_attr(int64_t study_id, const std::string& key, const std::string& json) override {
+    Json::parse(json);  // only valid JSON text, as in the SQLite storage
+    std::lock_guard lock(mutex_);
+    study(study_id).user_attrs[key] = json;
+  }
+  std::map<std::string, std::string> get_study_user_attrs(int64_t study_id) override {
+    std::lock_guard lock(mutex_);
+    return study(study_id).user_attrs;
+  }
+
   void set_trial_user_attr(int64_t trial_id, const std::string& key, const std::string& json) override {
     Json::parse(json);  // only valid JSON text, as in the SQLite storage
     std::lock_guard lock(mutex_);
@@ -173,6 +183,7 @@ class InMemoryStorage final : public Storage {
     StudyDirection direction;
     std::vector<int64_t> trial_ids;                              // in number order
     std::map<std::string, search::Distribution> first_distribution;  // per parameter name
+    std::map<std::string, std::string> user_attrs;                     // key -> JSON text
   };
   struct TrialRecord {
     int64_t study_id;

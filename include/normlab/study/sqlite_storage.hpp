@@ -334,6 +334,28 @@ class SqliteStorage final : public Storage {
     return read([&] { return require_study(study_id); });
   }
 
+  void set_study_user_attr(int64_t study_id, const std::string& key, const std::string& json) override {
+    Json::parse(json);  // only valid JSON text goes in: Optuna json.loads every value_json
+    write([&] {
+      require_study(study_id);
+      detail::SqliteStatement(statements_, db_,
+                              "INSERT INTO study_user_attributes (study_id, \"key\", value_json) VALUES (?, ?, ?) "
+                              "ON CONFLICT (study_id, \"key\") DO UPDATE SET value_json = excluded.value_json")
+          .bind(1, study_id).bind(2, key).bind(3, json).run();
+      return 0;
+    });
+  }
+  std::map<std::string, std::string> get_study_user_attrs(int64_t study_id) override {
+    return read([&] {
+      require_study(study_id);
+      std::map<std::string, std::string> attrs;
+      detail::SqliteStatement s(statements_, db_, "SELECT \"key\", value_json FROM study_user_attributes WHERE study_id = ?");
+      s.bind(1, study_id);
+      while (s.step()) attrs[s.text(0)] = s.text(1);
+      return attrs;
+    });
+  }
+
   std::vector<std::string> study_names() override {
     return read([&] {
       std::vector<std::string> names;

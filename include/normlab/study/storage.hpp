@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <ctime>
 #include <cstdio>
+#include <map>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -169,6 +170,10 @@ class Storage {
   virtual std::string study_name(int64_t study_id) = 0;
   /// Every study's name, in creation order.
   virtual std::vector<std::string> study_names() = 0;
+  /// Stores a study-level user attribute (Optuna's `study_user_attributes`; `json` is JSON text).
+  virtual void set_study_user_attr(int64_t study_id, const std::string& key, const std::string& json) = 0;
+  /// The study's user attributes, key -> JSON text.
+  virtual std::map<std::string, std::string> get_study_user_attrs(int64_t study_id) = 0;
 
   /// A new trial, numbered after every trial of the study created before it. Without a template
   /// it is RUNNING with datetime_start = now; with one (e.g. a WAITING trial from enqueue) it

@@ -398,6 +398,16 @@ class Study {
   search::Sampler& sampler() { return *sampler_; }
   /// Whether this object created the study (false: it existed).
   bool created() const { return created_; }
+  /// Stores a study user attribute (Optuna's `study.set_user_attr`; any JSON value).
+  void set_user_attr(const std::string& key, const Json& value) {
+    storage_->set_study_user_attr(study_id_, key, value.dump());
+  }
+  /// The study's user attributes (Optuna's `study.user_attrs`), key -> JSON value.
+  std::map<std::string, Json> user_attrs() const {
+    std::map<std::string, Json> attrs;
+    for (const auto& [key, text] : storage_->get_study_user_attrs(study_id_)) attrs.emplace(key, Json::parse(text));
+    return attrs;
+  }
 
   /// A new trial (Study.ask): the oldest WAITING (enqueued) trial if any, else a new RUNNING one.
   /// With a heartbeat interval, first FAILs the study's stale RUNNING trials.
