@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <iostream>
 #include <map>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -36,8 +37,12 @@ class Args {
         throw std::invalid_argument("unknown argument '" + arg + "' (see --help)");
       if (i + 1 >= argc) throw std::invalid_argument("missing value after " + arg);
       values_[arg.substr(2)] = argv[++i];
+      given_.insert(arg.substr(2));
     }
   }
+
+  /// Whether --name was on the command line (profiles fill in only the flags that were not).
+  bool given(const std::string& name) const { return given_.count(name) > 0; }
 
   const std::string& text(const std::string& name) const { return values_.at(name); }
 
@@ -69,6 +74,7 @@ class Args {
  private:
   std::string program_, summary_;
   std::vector<std::string> order_;
+  std::set<std::string> given_;
   std::map<std::string, std::string> values_, help_;
 };
 

@@ -1,8 +1,10 @@
 // The notebook's normalization study: an Optuna-compatible study over (mean, std) of the MNIST
 // protocol, stored in SQLite, drawn as a contour plot. `--trials N` runs N more trials in this
 // invocation (Optuna's optimize(n_trials=N)); `--max-trials N` caps the study's completed trials
-// across every process (Optuna's MaxTrialsCallback). Quick defaults finish in minutes here;
-// `--profile notebook` is the notebook's full setting (25 epochs, all data, 200 trials).
+// across every process (Optuna's MaxTrialsCallback). A profile fills in the flags not given:
+// `quick` finishes in minutes on 2 cores (2 epochs, 4,000 / 1,000 images, 24 trials);
+// `notebook` is the notebook's full setting (25 epochs, all data, 200 trials). Ctrl-C records the
+// running trial and queues it again; rerunning the command continues the study.
 
 #include <algorithm>
 #include <cmath>
@@ -11,11 +13,14 @@
 #include <iostream>
 #include <memory>
 #include <type_traits>
+#include <normlab/device/openmp.hpp>
+#include <normlab/interrupt.hpp>
 #include <normlab/normalization_study.hpp>
 #include <normlab/normlab.hpp>
 #include <normlab/search/samplers.hpp>
 #include <normlab/study/pruners.hpp>
 #include <normlab/study/study.hpp>
+#include <normlab/study/workers.hpp>
 #include <normlab/train/multi_variant.hpp>
 #include "cli.hpp"
 #include "study_report.hpp"
@@ -47,23 +52,27 @@ std::unique_ptr<study::Pruner> make_pruner(const std::string& name) {
 }  // namespace
 
 int main(int argc, char** argv) try {
+  device::prefer_passive_openmp(argv);  // idle OpenMP threads sleep: fast on a busy machine
   cli::Args args("mnist_study", "The notebook's (mean, std) study of the MNIST protocol.");
-  args.flag("profile", "quick", "quick (defaults below) | notebook (25 epochs, all data, 200 trials)")
+  args.flag("profile", "quick", "quick (the defaults below) | notebook (25 epochs, all data, 200 trials); "
+                                "flags given on the command line win over the profile")
       .flag("data", "data", "data root (DIR/MNIST/raw, DIR/FashionMNIST/raw)")
       .flag("dataset", "mnist", "mnist | fashion-mnist")
-      .flag("trials", "12", "trials to run in this invocation")
-      .flag("max-trials", "0", "stop once the study has this many complete trials (0: no cap)")
+      .flag("trials", "24", "trials to run in this invocation")
+      .flag("max-trials", "24", "stop once the study has this many complete trials (0: no cap); "
+                                "raise it to extend a finished study")
       .flag("epochs", "2", "epochs per trial")
       .flag("train-limit", "4000", "first K training images (0: all)")
       .flag("test-limit", "1000", "first K test images (0: all)")
-      .flag("threads", "2", "intra-op threads")
+      .flag("threads", std::to_string(device::default_threads()), "intra-op threads (default: this machine's cores)")
       .flag("jobs", "1", "trials run at once in this process (threads share the CPU)")
       .flag("together", "1", "K > 1: train K trials in one pass (run_variants; K proposals before any result)")
       .flag("storage", "sqlite:///optuna-MNIST.sqlite3", "sqlite:///FILE, or empty for memory")
       .flag("study-name", "MNIST", "study name (resumed when it exists)")
       .flag("resume-only", "0", "1: the study must exist already (an error instead of a new study)")
       .flag("sampler", "tpe", "tpe | random | grid | qmc")
-      .flag("seed", "1998", "sampler seed and torch::manual_seed of every trial")
+      .flag("seed", "1998", "torch::manual_seed of every trial; the sampler's seed for the study's first worker "
+                            "(later workers derive theirs from it: docs/study.md)")
       .flag("pruner", "none", "none | median | sha")
       .flag("compensation", "notebook", "notebook | exact | none")
       .flag("enqueue-notebook", "1", "1: a new study first tries the notebook's (0.1307, 0.3081) and (0, 1)")
@@ -75,15 +84,20 @@ int main(int argc, char** argv) try {
   const bool notebook = args.text("profile") == "notebook";
   if (!notebook && args.text("profile") != "quick")
     throw std::invalid_argument("--profile expects quick or notebook");
+  // A profile's value for a flag not given on the command line; a given flag always wins.
+  auto profiled = [&](const char* flag, long long notebook_value) {
+    return notebook && !args.given(flag) ? notebook_value : args.integer(flag);
+  };
   RunOptions base;
   base.data_root = args.text("data");
-  base.epochs = notebook ? 25 : static_cast<int>(args.integer("epochs"));
-  base.train_limit = notebook ? 0 : args.integer("train-limit");
-  base.test_limit = notebook ? 0 : args.integer("test-limit");
+  base.epochs = static_cast<int>(profiled("epochs", 25));
+  base.train_limit = profiled("train-limit", 0);
+  base.test_limit = profiled("test-limit", 0);
   base.threads = static_cast<int>(args.integer("threads"));
   base.seed = static_cast<uint64_t>(args.integer("seed"));
   base.log = nullptr;  // one line per trial instead of per epoch
-  const int trials = notebook ? 200 : static_cast<int>(args.integer("trials"));
+  const long long max_trials = profiled("max-trials", 200);
+  int trials = static_cast<int>(profiled("trials", 200));
 
   auto data = std::make_shared<const data::TrainTest>(data::load_by_name(args.text("dataset"), base.data_root));
 
@@ -94,21 +108,32 @@ int main(int argc, char** argv) try {
   options.require_existing = args.integer("resume-only") != 0;
   auto s = study::Study::create(options, search::make_sampler(args.text("sampler"), base.seed),
                                 make_pruner(args.text("pruner")));
+  // This process's worker number and sampler seed: parallel workers propose different points.
+  const auto worker = study::join_study(s, base.seed);
+  s.set_sampler(search::make_sampler(args.text("sampler"), worker.seed));
   device::set_threads(base.threads);
   record_kernels(s, device::cpu_kernels(), device::Auto::select().str());
   const std::size_t existing = s.trials().size();
-  if (args.integer("enqueue-notebook") && existing == 0) {
+  if (args.integer("enqueue-notebook") && existing == 0 && worker.number == 0) {
     s.enqueue({{"mean", 0.1307}, {"std", 0.3081}});
     s.enqueue({{"mean", 0.0}, {"std", 1.0}});
   }
-  std::fprintf(stderr, "mnist_study: study '%s' in %s: %zu trial(s) so far; running %d more (%d epoch(s), %lld/%lld images, %s sampler)\n",
+  const auto complete = s.trials({study::TrialState::Complete}).size();
+  if (max_trials > 0) trials = static_cast<int>(std::min<long long>(trials, std::max<long long>(0, max_trials - complete)));
+  std::fprintf(stderr, "mnist_study: study '%s' in %s: %zu trial(s) so far, %zu complete%s; worker %lld (sampler seed %llu); running %d more (%d epoch(s), %lld/%lld images, %s sampler, %d thread(s))\n",
                options.name.c_str(), options.storage_url.empty() ? "memory" : options.storage_url.c_str(),
-               existing, trials, base.epochs, static_cast<long long>(data->train.first(base.train_limit).size()),
-               static_cast<long long>(data->test.first(base.test_limit).size()), args.text("sampler").c_str());
+               existing, complete, max_trials > 0 ? (" of " + std::to_string(max_trials)).c_str() : "",
+               static_cast<long long>(worker.number), static_cast<unsigned long long>(worker.seed), trials, base.epochs,
+               static_cast<long long>(data->train.first(base.train_limit).size()),
+               static_cast<long long>(data->test.first(base.test_limit).size()), args.text("sampler").c_str(),
+               base.threads);
+  if (trials == 0 && max_trials > 0 && static_cast<long long>(complete) >= max_trials)
+    std::fprintf(stderr, "mnist_study: the study has its %lld complete trials (--max-trials): nothing to run; "
+                 "give a larger --max-trials to extend it\n", max_trials);
 
   study::OptimizeOptions run;
   run.n_jobs = static_cast<int>(args.integer("jobs"));
-  if (args.integer("max-trials") > 0) run.max_trials = static_cast<int>(args.integer("max-trials"));
+  if (max_trials > 0) run.max_trials = max_trials;
   run.heartbeat_interval = args.number("heartbeat");
   run.callbacks.push_back(report::progress_line(trials));
   const auto together = args.integer("together");
@@ -122,7 +147,6 @@ int main(int argc, char** argv) try {
     // K trials per round through run_variants: each trial's value is its alone run's (see
     // train/multi_variant.hpp), one line per trial and epoch shows the progress.
     if (run.n_jobs != 1) throw std::invalid_argument("--together trains K trials in one pass: use it with --jobs 1");
-    if (run.max_trials) throw std::invalid_argument("--max-trials is not available with --together (use --trials)");
     base.log = &std::cerr;
     with_compensation(args.text("compensation"), [&](auto c) {
       using Protocol = StudyProtocol<typename decltype(c)::type>;
@@ -134,6 +158,10 @@ int main(int argc, char** argv) try {
   if (!args.text("csv").empty()) s.export_csv(args.text("csv"));
   if (!args.text("plot").empty()) report::write_plots(s, args.text("plot"), "Accuracy");
   return 0;
+} catch (const Interrupted& e) {
+  std::cerr << "mnist_study: " << e.what() << ": the running trial was recorded as FAIL and queued again; "
+               "run the same command to continue the study\n";
+  return e.exit_code();
 } catch (const std::exception& e) {
   std::cerr << "mnist_study: error: " << e.what() << "\n";
   return 1;

@@ -5,6 +5,7 @@
 
 #include <cstdio>
 #include <iostream>
+#include <normlab/device/openmp.hpp>
 #include <normlab/normlab.hpp>
 #include <normlab/train/image_protocol.hpp>
 
@@ -28,6 +29,7 @@ ImageRunResult run_with(const std::string& compensation, const std::string& devi
 }
 
 int main(int argc, char** argv) try {
+  device::prefer_passive_openmp(argv);  // idle OpenMP threads sleep: fast on a busy machine
   cli::Args args("resnet_eval", "The notebook's ResNet protocol on an ImageFolder: accuracy for one (mean, std).");
   args.flag("data", "", "an ImageFolder (one sub-folder per class), or a folder holding train/ and val/ ones")
       .flag("weights", "", "a state_dict saved by torch.save (scripts/convert_legacy_checkpoint.py for old files); empty: seeded init")
@@ -42,7 +44,7 @@ int main(int argc, char** argv) try {
       .flag("limit", "0", "test on the first K images (0: all)")
       .flag("classes", "0", "output classes (0: from the weights, else the folder)")
       .flag("skip-corrupt", "0", "1: skip unreadable images (counted) instead of stopping")
-      .flag("threads", "2", "intra-op threads")
+      .flag("threads", std::to_string(device::default_threads()), "intra-op threads (default: this machine's cores)")
       .flag("seed", "1998", "torch::manual_seed")
       .flag("device", "auto", "cpu | cuda | auto")
       .flag("predictions", "", "FILE.csv: one row per image: path, true class, predicted class, logits");

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <iostream>
 #include <memory>
+#include <normlab/device/openmp.hpp>
 #include <normlab/normalization_study.hpp>
 #include <normlab/normlab.hpp>
 #include <normlab/train/image_protocol.hpp>
@@ -61,6 +62,7 @@ std::function<double(study::Trial&)> objective_for(const std::string& compensati
 }  // namespace
 
 int main(int argc, char** argv) try {
+  device::prefer_passive_openmp(argv);  // idle OpenMP threads sleep: fast on a busy machine
   cli::Args args("resnet_study", "The notebook's (mean, std) study of a pretrained ResNet on an ImageFolder.");
   args.flag("profile", "quick", "quick (defaults below) | notebook (100 trials, all images)")
       .flag("data", "", "an ImageFolder, or a folder holding train/ and val/ ones")
@@ -74,7 +76,7 @@ int main(int argc, char** argv) try {
       .flag("test-batch", "250", "test batch size")
       .flag("workers", "2", "decoding threads")
       .flag("classes", "0", "output classes (0: from the weights, else the folder)")
-      .flag("threads", "2", "intra-op threads")
+      .flag("threads", std::to_string(device::default_threads()), "intra-op threads (default: this machine's cores)")
       .flag("storage", "sqlite:///optuna-ResNet.sqlite3", "sqlite:///FILE, or :memory:")
       .flag("study-name", "ResNet", "study name (resumed when it exists)")
       .flag("sampler", "tpe", "tpe | random | grid | qmc")
@@ -131,6 +133,10 @@ int main(int argc, char** argv) try {
   if (!args.text("csv").empty()) s.export_csv(args.text("csv"));
   if (!args.text("plot").empty()) report::write_plots(s, args.text("plot"), "Accuracy");
   return 0;
+} catch (const Interrupted& e) {
+  std::cerr << "resnet_study: " << e.what() << ": the running trial was recorded as FAIL and queued again; "
+               "run the same command to continue the study\n";
+  return e.exit_code();
 } catch (const std::exception& e) {
   std::cerr << "resnet_study: error: " << e.what() << "\n";
   return 1;

@@ -5,6 +5,7 @@
 
 #include <cstdio>
 #include <iostream>
+#include <normlab/device/openmp.hpp>
 #include <normlab/device/cpu_kernels.hpp>
 #include <normlab/normlab.hpp>
 
@@ -25,6 +26,7 @@ RunResult run_on(const std::string& device, const RunOptions& options, const dat
 }
 
 int main(int argc, char** argv) try {
+  device::prefer_passive_openmp(argv);  // idle OpenMP threads sleep: fast on a busy machine
   cli::Args args("seed_mnist", "Trains the notebook's LeNet protocol once and prints its accuracy.");
   args.flag("data", "data", "data root (torchvision layout: DIR/MNIST/raw, DIR/FashionMNIST/raw)")
       .flag("dataset", "mnist", "mnist | fashion-mnist")
@@ -33,7 +35,7 @@ int main(int argc, char** argv) try {
       .flag("epochs", "25", "training epochs")
       .flag("train-limit", "0", "train on the first K images (0: all)")
       .flag("test-limit", "0", "test on the first K images (0: all)")
-      .flag("threads", "2", "intra-op threads")
+      .flag("threads", std::to_string(device::default_threads()), "intra-op threads (default: this machine's cores)")
       .flag("seed", "1998", "torch::manual_seed")
       .flag("compensation", "notebook", "notebook | exact | none")
       .flag("device", "auto", "cpu | cuda | auto")
@@ -59,9 +61,10 @@ int main(int argc, char** argv) try {
   // The kernels decide the last bits of the result: printed so that a run can be reproduced.
   device::set_threads(options.threads);
   const auto kernels = device::cpu_kernels();
-  std::printf("kernels: openblas_core=%s aten_capability=%s threads=%d libtorch=%s cpu=\"%s\"\n",
+  const char* wait_policy = std::getenv("OMP_WAIT_POLICY");
+  std::printf("kernels: openblas_core=%s aten_capability=%s threads=%d libtorch=%s cpu=\"%s\" omp_wait_policy=%s\n",
               kernels.openblas_core.c_str(), kernels.aten_capability.c_str(), kernels.threads,
-              kernels.libtorch.c_str(), device::cpu_model().c_str());
+              kernels.libtorch.c_str(), device::cpu_model().c_str(), wait_policy ? wait_policy : "libgomp-default");
   std::fflush(stdout);
   if (args.text("show-kernels") != "0") return 0;
 

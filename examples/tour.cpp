@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 #include <iostream>
+#include <normlab/device/openmp.hpp>
 #include <normlab/normlab.hpp>
 #include <type_traits>
 
@@ -37,6 +38,7 @@ double max_abs_diff(const torch::Tensor& a, const torch::Tensor& b) {
 }  // namespace
 
 int main(int argc, char** argv) try {
+  device::prefer_passive_openmp(argv);  // idle OpenMP threads sleep: fast on a busy machine
   cli::Args args("tour", "Walks through normlab's concepts on a small MNIST subset.");
   args.flag("data", "tests/data", "data root holding MNIST/raw (the committed fixture works)");
   args.parse(argc, argv);

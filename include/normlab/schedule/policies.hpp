@@ -18,6 +18,15 @@ template <schedule::PlateauMode Mode = schedule::PlateauMode::max, double Factor
           schedule::ThresholdMode Threshold_mode = schedule::ThresholdMode::rel, int Cooldown = 0,
           double MinLr = 0.0, double Eps = 1e-8>
 struct ReduceOnPlateau {
+  // torch.optim.lr_scheduler.ReduceLROnPlateau's own checks, and the counts it needs, at compile
+  // time. Patience 0 is PyTorch's too: reduce after every epoch without improvement.
+  static_assert(Factor < 1, "normlab::ReduceOnPlateau requires Factor < 1");
+  static_assert(Factor >= 0, "normlab::ReduceOnPlateau requires Factor >= 0");
+  static_assert(Patience >= 0, "normlab::ReduceOnPlateau requires Patience >= 0");
+  static_assert(Cooldown >= 0, "normlab::ReduceOnPlateau requires Cooldown >= 0");
+  static_assert(Threshold >= 0, "normlab::ReduceOnPlateau requires Threshold >= 0");
+  static_assert(MinLr >= 0, "normlab::ReduceOnPlateau requires MinLr >= 0");
+  static_assert(Eps >= 0, "normlab::ReduceOnPlateau requires Eps >= 0");
   using normlab_policy = policy::Scheduler;
   static constexpr const char* name = "reduce-on-plateau";
   static schedule::ReduceLROnPlateau make(torch::optim::Optimizer& optimizer) {
@@ -40,6 +49,8 @@ struct ReduceOnPlateau {
 /// StepLR(optimizer, step_size=1, gamma=0.7), is StepLr<1, 0.7>).
 template <int StepSize = 1, double Gamma = 0.7>
 struct StepLr {
+  static_assert(StepSize >= 1, "normlab::StepLr requires StepSize >= 1 (epochs between decays)");
+  static_assert(Gamma > 0, "normlab::StepLr requires Gamma > 0");
   using normlab_policy = policy::Scheduler;
   static constexpr const char* name = "step-lr";
   static schedule::StepLR make(torch::optim::Optimizer& optimizer) {

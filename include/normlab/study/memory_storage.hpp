@@ -110,6 +110,11 @@ class InMemoryStorage final : public Storage {
     std::lock_guard lock(mutex_);
     return study(study_id).user_attrs;
   }
+  bool add_study_user_attr(int64_t study_id, const std::string& key, const std::string& json) override {
+    Json::parse(json);
+    std::lock_guard lock(mutex_);
+    return study(study_id).user_attrs.emplace(key, json).second;
+  }
 
   void set_trial_user_attr(int64_t trial_id, const std::string& key, const std::string& json) override {
     Json::parse(json);  // only valid JSON text, as in the SQLite storage

@@ -345,6 +345,17 @@ class SqliteStorage final : public Storage {
       return 0;
     });
   }
+  bool add_study_user_attr(int64_t study_id, const std::string& key, const std::string& json) override {
+    Json::parse(json);
+    return write([&] {
+      require_study(study_id);
+      detail::SqliteStatement(statements_, db_,
+                              "INSERT INTO study_user_attributes (study_id, \"key\", value_json) VALUES (?, ?, ?) "
+                              "ON CONFLICT (study_id, \"key\") DO NOTHING")
+          .bind(1, study_id).bind(2, key).bind(3, json).run();
+      return sqlite3_changes(db_) > 0;
+    });
+  }
   std::map<std::string, std::string> get_study_user_attrs(int64_t study_id) override {
     return read([&] {
       require_study(study_id);

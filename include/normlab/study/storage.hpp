@@ -174,6 +174,9 @@ class Storage {
   virtual void set_study_user_attr(int64_t study_id, const std::string& key, const std::string& json) = 0;
   /// The study's user attributes, key -> JSON text.
   virtual std::map<std::string, std::string> get_study_user_attrs(int64_t study_id) = 0;
+  /// Stores a study user attribute only if the key is new, atomically across every process sharing
+  /// the storage; returns whether it stored it (how workers claim a worker number).
+  virtual bool add_study_user_attr(int64_t study_id, const std::string& key, const std::string& json) = 0;
 
   /// A new trial, numbered after every trial of the study created before it. Without a template
   /// it is RUNNING with datetime_start = now; with one (e.g. a WAITING trial from enqueue) it

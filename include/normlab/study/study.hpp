@@ -36,6 +36,7 @@
 #include <vector>
 
 #include "normlab/detail/format.hpp"
+#include "normlab/interrupt.hpp"
 #include "normlab/search/distribution.hpp"
 #include "normlab/search/sampler.hpp"
 #include "normlab/study/json.hpp"
@@ -396,6 +397,13 @@ class Study {
   const StudyOptions& options() const { return options_; }
   Storage& storage() { return *storage_; }
   search::Sampler& sampler() { return *sampler_; }
+  /// Replaces the sampler, e.g. once this worker's seed is known (study/workers.hpp). Not while
+  /// optimize() runs.
+  void set_sampler(std::unique_ptr<search::Sampler> sampler) {
+    if (!sampler) throw std::invalid_argument("normlab: Study::set_sampler needs a sampler");
+    std::lock_guard lock(mutex_);
+    sampler_ = std::move(sampler);
+  }
   /// Whether this object created the study (false: it existed).
   bool created() const { return created_; }
   /// Stores a study user attribute (Optuna's `study.set_user_attr`; any JSON value).
@@ -428,7 +436,10 @@ class Study {
   /// Runs `objective` on `n_trials` new trials (Study.optimize), `options.n_jobs` at a time.
   /// An exception from the objective FAILs its trial (see OptimizeOptions::rethrow_exceptions),
   /// TrialPruned PRUNEs it, a NaN value FAILs it. Errors of the storage, sampler or callbacks stop
-  /// every worker and are rethrown.
+  /// every worker and are rethrown. SIGINT/SIGTERM (Ctrl-C) during optimize() starts no new trial;
+  /// a trial whose objective stops for it (normlab's training loops check between batches) is
+  /// FAILed with the reason and queued again (enqueue_retry), so the next run of the study reruns
+  /// it first; then Interrupted is thrown (its exit_code() is the shell's 130 for SIGINT).
   void optimize(const std::function<double(Trial&)>& objective, int n_trials, OptimizeOptions options = {});
 
   /// Stops optimize() after the running trials (Study.stop; for callbacks).
@@ -457,6 +468,32 @@ class Study {
     FrozenTrial tmpl;
     tmpl.state = TrialState::Waiting;
     tmpl.system_attrs["fixed_params"] = fixed.dump();
+    storage_->create_new_trial(study_id_, tmpl);
+  }
+
+  /// Adds a WAITING copy of a finished trial, with its parameters, distributions and user
+  /// attributes, so that the next ask() here or in Optuna runs it again: Optuna's
+  /// RetryFailedTrialCallback. Its system attributes say which trial it retries:
+  /// failed_trial (the first of the chain) and retry_history (every earlier number).
+  void enqueue_retry(const FrozenTrial& failed) {
+    FrozenTrial tmpl;
+    tmpl.state = TrialState::Waiting;
+    tmpl.params = failed.params;
+    tmpl.distributions = failed.distributions;
+    tmpl.user_attrs = failed.user_attrs;
+    Json history = Json(Json::Array{});
+    if (auto it = failed.system_attrs.find("retry_history"); it != failed.system_attrs.end()) {
+      const Json earlier = Json::parse(it->second);
+      if (earlier.is_array()) history = earlier;
+    }
+    std::string first = std::to_string(failed.number);
+    if (auto it = failed.system_attrs.find("failed_trial"); it != failed.system_attrs.end()) first = it->second;
+    Json::Array items = history.as_array();
+    items.push_back(Json(failed.number));
+    tmpl.system_attrs["failed_trial"] = first;
+    tmpl.system_attrs["retry_history"] = Json(std::move(items)).dump();
+    if (auto it = failed.system_attrs.find("fixed_params"); it != failed.system_attrs.end())
+      tmpl.system_attrs["fixed_params"] = it->second;
     storage_->create_new_trial(study_id_, tmpl);
   }
 
@@ -626,9 +663,10 @@ class Study {
   };
 
   /// One trial of optimize(): ask, run the objective, tell. Returns the finished trial; sets
-  /// `objective_error` when the objective threw (other than TrialPruned).
+  /// `objective_error` when the objective threw (other than TrialPruned), and `interrupted` when
+  /// it stopped for SIGINT/SIGTERM: that trial is FAILed and queued again (enqueue_retry).
   FrozenTrial run_trial(const std::function<double(Trial&)>& objective, std::optional<double> heartbeat_interval,
-                        std::exception_ptr& objective_error) {
+                        std::exception_ptr& objective_error, std::exception_ptr& interrupted) {
     Trial trial = ask_with(heartbeat_interval);
     std::optional<double> value;
     std::optional<TrialState> state;
@@ -639,6 +677,10 @@ class Study {
         value = objective(trial);
       } catch (const TrialPruned&) {
         state = TrialState::Pruned;
+      } catch (const Interrupted& e) {
+        state = TrialState::Fail;
+        reason = e.what();
+        interrupted = std::current_exception();
       } catch (const std::exception& e) {
         state = TrialState::Fail;
         reason = e.what();
@@ -650,7 +692,9 @@ class Study {
       }
     }
     // skip_if_finished: another worker may have failed this trial as stale meanwhile.
-    return value ? tell_value(trial.id(), *value, true) : tell_state(trial.id(), *state, reason, true);
+    FrozenTrial done = value ? tell_value(trial.id(), *value, true) : tell_state(trial.id(), *state, reason, true);
+    if (interrupted && done.state == TrialState::Fail) enqueue_retry(done);
+    return done;
   }
 
   StudyOptions options_;
@@ -745,20 +789,32 @@ inline void Study::optimize(const std::function<double(Trial&)>& objective, int 
   std::atomic<int> claimed{0};
   std::mutex report_mutex;  // callbacks, progress, the first error
   int64_t finished = 0;
-  std::exception_ptr error, objective_error;
+  std::exception_ptr error, objective_error, interrupted;
+  interrupt::clear();
+  InterruptGuard on_ctrl_c;  // Ctrl-C stops the running trials cleanly: recorded, then queued again
 
   auto worker = [&] {
     try {
       while (!stop_) {
+        if (interrupt::requested()) {
+          std::lock_guard lock(report_mutex);
+          if (!interrupted) interrupted = std::make_exception_ptr(Interrupted(interrupt::requested()));
+          stop_ = true;
+          break;
+        }
         if (options.timeout_seconds && elapsed() >= *options.timeout_seconds) break;
         if (claimed.fetch_add(1) >= n_trials) break;
         if (options.max_trials && storage_->count_trials(study_id_, options.max_trials_states) >= *options.max_trials) {
           stop_ = true;
           break;
         }
-        std::exception_ptr trial_error;
-        const FrozenTrial done = run_trial(objective, heartbeat, trial_error);
+        std::exception_ptr trial_error, trial_interrupted;
+        const FrozenTrial done = run_trial(objective, heartbeat, trial_error, trial_interrupted);
         std::lock_guard lock(report_mutex);
+        if (trial_interrupted) {
+          if (!interrupted) interrupted = trial_interrupted;
+          stop_ = true;
+        }
         ++finished;
         for (auto& callback : options.callbacks) callback(*this, done);
         if (options.progress || options.show_progress_bar) {
@@ -799,7 +855,9 @@ inline void Study::optimize(const std::function<double(Trial&)>& objective, int 
     for (auto& t : threads) t.join();
   }
   if (options.show_progress_bar) std::cerr << "\n";
+  interrupt::clear();  // handled here: the exception below carries it, later work is not stopped by it
   if (error) std::rethrow_exception(error);
+  if (interrupted) std::rethrow_exception(interrupted);
   if (objective_error) std::rethrow_exception(objective_error);
 }
 

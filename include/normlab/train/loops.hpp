@@ -10,6 +10,7 @@
 
 #include "normlab/data/batches.hpp"
 #include "normlab/data/dataset.hpp"
+#include "normlab/interrupt.hpp"
 #include "normlab/normalize/batch_normalizer.hpp"
 #include "normlab/train/progress.hpp"
 
@@ -35,6 +36,7 @@ TrainStats train_epoch(Module& model, torch::optim::Optimizer& optimizer,
   const int64_t batches = (train.size() + batch_size - 1) / batch_size;
   int64_t done = 0;
   for (auto range : data::batch_ranges(train.size(), batch_size)) {
+    interrupt::check();  // Ctrl-C under an InterruptGuard stops here, between batches
     auto [images, target] = order.take(train, range);
     optimizer.zero_grad();
     auto output = model->forward(normalize(images));

@@ -65,7 +65,13 @@ template <class PipelineType, class Space = BatchedNotebookSpace>
 void run_trials_batched(study::Study& s, const RunOptions& base, const data::TrainTest& data, int n_trials, int k,
                         VariantOptions more = {}) {
   if (k <= 0) throw std::invalid_argument("normlab::run_study_batched: k must be > 0");
+  interrupt::clear();
+  InterruptGuard on_ctrl_c;  // Ctrl-C: the round's trials are recorded as FAIL and queued again
+  struct ClearOnExit {
+    ~ClearOnExit() { interrupt::clear(); }  // a request is handled once: Interrupted carries it on
+  } clear_on_exit;
   for (int done = 0; done < n_trials;) {
+    interrupt::check();
     const int round = std::min(k, n_trials - done);
     std::vector<study::Trial> trials;
     std::vector<NormalizationValues> variants;
@@ -83,6 +89,9 @@ void run_trials_batched(study::Study& s, const RunOptions& base, const data::Tra
     std::vector<VariantRun> runs;
     try {
       runs = run_variants<PipelineType>(base, data, variants, more);
+    } catch (const Interrupted& e) {
+      for (auto& t : trials) s.enqueue_retry(s.tell(t, study::TrialState::Fail, e.what()));
+      throw;
     } catch (const std::exception& e) {  // the whole round failed: each of its trials FAILs
       for (auto& t : trials) s.tell(t, study::TrialState::Fail, e.what());
       done += round;

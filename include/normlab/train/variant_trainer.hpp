@@ -20,6 +20,7 @@
 #include "normlab/compensate/compensate.hpp"
 #include "normlab/data/batches.hpp"
 #include "normlab/data/dataset.hpp"
+#include "normlab/interrupt.hpp"
 #include "normlab/models/lenet.hpp"
 #include "normlab/models/multi_lenet.hpp"
 #include "normlab/normalize/batch_normalizer.hpp"
@@ -337,6 +338,7 @@ std::vector<VariantRun> run_variants(const RunOptions& options, const data::Trai
     auto loss_sum = torch::zeros({static_cast<int64_t>(count)}, torch::TensorOptions().dtype(torch::kFloat64).device(dev));
     const int64_t batches = (train.size() + options.train_batch - 1) / options.train_batch;
     for (auto range : data::batch_ranges(train.size(), options.train_batch)) {
+      interrupt::check();
       auto [images, target] = order.take(train, range);
       auto losses = trainer.train_step(images, target, active);
       loss_sum += losses;
@@ -442,6 +444,7 @@ RunResult run_fast(const RunOptions& options, const data::TrainTest& data) {
     const int64_t batches = (train.size() + options.train_batch - 1) / options.train_batch;
     int64_t done = 0;
     for (auto range : data::batch_ranges(train.size(), options.train_batch)) {
+      interrupt::check();
       auto [images, target] = order.take(train, range);
       auto loss = trainer.train_step(images, target, active);
       loss_sum += loss;
