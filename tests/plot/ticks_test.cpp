@@ -60,7 +60,7 @@ TEST_CASE("log-axis ticks and labels are matplotlib 3.6's for every golden view"
   CHECK(ticks_checked == 328);
 }
 
-TEST_CASE("a std axis over [0.1, 2] can be read with the readable thresholds", "[plot][ticks]") {
+TEST_CASE("a std axis from 0.1 to 2 can be read with the readable thresholds", "[plot][ticks]") {
   // matplotlib's default (1, 0.4): the view spans 1.3 decades, so only powers of ten are labelled.
   CHECK(labels(plot::log_ticks(0.1, 2, 9)) == std::vector<std::string>{"10^-1", "10^0"});
   // (2, 0.4), what normlab's plots use: 2, 3, 4 and 6 x 10^k as well.
