@@ -78,6 +78,8 @@ int main(int argc, char** argv) try {
       .flag("enqueue-notebook", "1", "1: a new study first tries the notebook's (0.1307, 0.3081) and (0, 1)")
       .flag("heartbeat", "5", "seconds between heartbeats; RUNNING trials silent for 2x this are failed")
       .flag("plot", "", "FILE.svg: contour of accuracy over (mean, std), plus FILE.png and the history")
+      .flag("plot-size", "", "--plot's size: WxH pixels (1050x788) or inches (3.5x2.625in); default 6.4x4.8in")
+      .flag("plot-dpi", "100", "--plot's dots per inch: the PNG's pixels per inch (text and lines are in points)")
       .flag("csv", "", "FILE.csv: every trial, as Optuna's trials_dataframe");
   args.parse(argc, argv);
 
@@ -156,7 +158,7 @@ int main(int argc, char** argv) try {
 
   report::summarize(s);
   if (!args.text("csv").empty()) s.export_csv(args.text("csv"));
-  if (!args.text("plot").empty()) report::write_plots(s, args.text("plot"), "Accuracy");
+  if (!args.text("plot").empty()) report::write_plots(s, args.text("plot"), "Accuracy", report::plot_size(args.text("plot-size"), args.number("plot-dpi")));
   return 0;
 } catch (const Interrupted& e) {
   std::cerr << "mnist_study: " << e.what() << ": the running trial was recorded as FAIL and queued again; "

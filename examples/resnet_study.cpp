@@ -82,6 +82,8 @@ int main(int argc, char** argv) try {
       .flag("sampler", "tpe", "tpe | random | grid | qmc")
       .flag("seed", "1998", "sampler seed and torch::manual_seed")
       .flag("plot", "", "FILE.svg: contour of accuracy over (mean, std), plus FILE.png and the history")
+      .flag("plot-size", "", "--plot's size: WxH pixels (1050x788) or inches (3.5x2.625in); default 6.4x4.8in")
+      .flag("plot-dpi", "100", "--plot's dots per inch: the PNG's pixels per inch (text and lines are in points)")
       .flag("csv", "", "FILE.csv: every trial");
   args.parse(argc, argv);
   if (args.text("data").empty()) throw std::invalid_argument("--data DIR is required (see --help)");
@@ -131,7 +133,7 @@ int main(int argc, char** argv) try {
 
   report::summarize(s);
   if (!args.text("csv").empty()) s.export_csv(args.text("csv"));
-  if (!args.text("plot").empty()) report::write_plots(s, args.text("plot"), "Accuracy");
+  if (!args.text("plot").empty()) report::write_plots(s, args.text("plot"), "Accuracy", report::plot_size(args.text("plot-size"), args.number("plot-dpi")));
   return 0;
 } catch (const Interrupted& e) {
   std::cerr << "resnet_study: " << e.what() << ": the running trial was recorded as FAIL and queued again; "

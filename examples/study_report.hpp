@@ -60,25 +60,69 @@ inline void summarize(const study::Study& s, const char* target = "accuracy") {
               best.params.at("mean"), best.params.at("std"), target, *best.value);
 }
 
-/// FILE.svg and FILE.png (contour of `target` over mean and std), FILE-history.svg.
-inline void write_plots(const study::Study& s, const std::filesystem::path& svg, const std::string& target) {
+/// The size of the study examples' pictures: `width` x `height` pixels at `dpi`, or 0 x 0 for
+/// matplotlib's default figure (6.4 x 4.8 in) at `dpi`.
+struct PlotSize {
+  int width = 0, height = 0;
+  double dpi = 100;
+};
+
+/// --plot-size and --plot-dpi: "WxH" in pixels ("1050x788") or inches ("3.5x2.625in"), empty for
+/// the default figure. Malformed sizes are a std::invalid_argument that quotes them.
+inline PlotSize plot_size(const std::string& wxh, double dpi) {
+  PlotSize size;
+  size.dpi = dpi;
+  if (wxh.empty()) return size;
+  const bool inches = wxh.size() > 2 && wxh.compare(wxh.size() - 2, 2, "in") == 0;
+  const std::string text = inches ? wxh.substr(0, wxh.size() - 2) : wxh;
+  const auto x = text.find('x');
+  double w = 0, h = 0;
+  std::size_t used_w = 0, used_h = 0;
+  try {
+    w = std::stod(text.substr(0, x), &used_w);
+    h = std::stod(text.substr(x + 1), &used_h);
+  } catch (const std::exception&) {
+    used_w = 0;
+  }
+  if (x == std::string::npos || used_w != x || used_h != text.size() - x - 1 || !(w > 0) || !(h > 0))
+    throw std::invalid_argument("--plot-size expects WxH in pixels (1050x788) or inches (3.5x2.625in), got '" +
+                                wxh + "'");
+  size.width = inches ? static_cast<int>(std::lround(w * dpi)) : static_cast<int>(std::lround(w));
+  size.height = inches ? static_cast<int>(std::lround(h * dpi)) : static_cast<int>(std::lround(h));
+  return size;
+}
+
+/// FILE.svg and FILE.png (contour of `target` over mean and std), FILE-history.svg and
+/// FILE-history.png, titled with the study's name, at `size` (the history 19/16 as wide, for its
+/// legend outside the panel, as Optuna's).
+inline void write_plots(const study::Study& s, const std::filesystem::path& file, const std::string& target,
+                        const PlotSize& size = {}) {
 #if NORMLAB_HAVE_PLOT
   const auto trials = s.trials();
+  const int width = size.width ? size.width : static_cast<int>(std::lround(6.4 * size.dpi));
+  const int height = size.height ? size.height : static_cast<int>(std::lround(4.8 * size.dpi));
   plot::ContourOptions contour;
+  contour.study_name = s.name();
   contour.target_name = target;
   contour.direction = s.direction();
-  const auto png = std::filesystem::path(svg).replace_extension(".png");
-  plot::plot_contour(trials, "mean", "std", svg, contour);
-  plot::plot_contour(trials, "mean", "std", png, contour);
-  auto history = svg;
-  history.replace_filename(svg.stem().string() + "-history.svg");
-  plot::HistoryOptions history_options;
-  history_options.target_name = target;
-  history_options.direction = s.direction();
-  plot::plot_optimization_history(trials, history, history_options);
-  std::fprintf(stderr, "plots: %s, %s, %s\n", svg.c_str(), png.c_str(), history.c_str());
+  contour.width = width, contour.height = height, contour.dpi = size.dpi;
+  plot::HistoryOptions history;
+  history.study_name = s.name();
+  history.target_name = target;
+  history.direction = s.direction();
+  history.width = width * 19 / 16, history.height = height, history.dpi = size.dpi;
+  auto base = file;
+  base.replace_extension();
+  const std::filesystem::path history_base = base.string() + "-history";
+  std::string written;
+  for (const char* ext : {".svg", ".png"}) {
+    plot::plot_contour(trials, "mean", "std", base.string() + ext, contour);
+    plot::plot_optimization_history(trials, history_base.string() + ext, history);
+    written += (written.empty() ? "" : ", ") + base.string() + ext + ", " + history_base.string() + ext;
+  }
+  std::fprintf(stderr, "plots (%dx%d px at %g dpi): %s\n", width, height, size.dpi, written.c_str());
 #else
-  (void)s, (void)svg, (void)target;
+  (void)s, (void)file, (void)target, (void)size;
   throw std::runtime_error("--plot: this build has no cairo (install libcairo2-dev and rebuild)");
 #endif
 }

@@ -1,6 +1,7 @@
 // normlab::plot: the contour and history pictures. Checks the interpolation against Optuna 3.1's
-// own numbers, matplotlib's level and tick choices, the files written (PNG header and size, SVG
-// structure and labels) and, reading the PNG back, that the colours say what the data says.
+// own numbers, matplotlib's level and tick choices, the files written (PNG header, size and dpi,
+// SVG structure, size in points and labels), titles and pictures sized for a paper and, reading
+// the PNG back, that the colours say what the data says.
 #if defined(NORMLAB_HAVE_PLOT) && NORMLAB_HAVE_PLOT
 
 #include <catch2/catch.hpp>
@@ -182,6 +183,26 @@ bool png_header(const std::string& bytes, int& width, int& height) {
   width = static_cast<int>(be32(16));
   height = static_cast<int>(be32(20));
   return true;
+}
+
+/// The PNG's pHYs chunk: pixels per metre (x, y); {0, 0} when it has none.
+std::pair<uint32_t, uint32_t> png_pixels_per_metre(const std::string& bytes) {
+  const auto at = bytes.find("pHYs");
+  if (at == std::string::npos || at + 4 + 9 > bytes.size()) return {0, 0};
+  const auto be32 = [&](std::size_t o) {
+    return (uint32_t{static_cast<unsigned char>(bytes[o])} << 24) |
+           (uint32_t{static_cast<unsigned char>(bytes[o + 1])} << 16) |
+           (uint32_t{static_cast<unsigned char>(bytes[o + 2])} << 8) | static_cast<unsigned char>(bytes[o + 3]);
+  };
+  return {be32(at + 4), be32(at + 8)};
+}
+
+/// The labels of the ticks that have one, as "2×10^−1".
+std::vector<std::string> tick_labels(const std::vector<plot::Tick>& ticks) {
+  std::vector<std::string> out;
+  for (const auto& t : ticks)
+    if (!t.text.empty()) out.push_back(t.text + (t.superscript.empty() ? "" : "^" + t.superscript));
+  return out;
 }
 
 }  // namespace
@@ -390,12 +411,15 @@ TEST_CASE("plot_contour writes a well-formed SVG that names its axes", "[plot][c
   REQUIRE(s.size() > 1000);
   CHECK(s.rfind("<?xml", 0) == 0);
   CHECK(well_formed_svg(s));
-  CHECK(s.find("width=\"640") != std::string::npos);
-  for (const char* label : {">mean<", ">std<", ">Accuracy &amp; &lt;loss&gt;<", ">Contour Plot<", ">10<"}) {
+  // 640x480 pixels at 100 dpi is a 6.4x4.8 in figure: 460.8x345.6 pt, as matplotlib's SVG.
+  CHECK(s.find("width=\"460.8pt\" height=\"345.6pt\"") != std::string::npos);
+  const std::string title = "Accuracy &amp; &lt;loss&gt; over (mean, std), 60 trials";
+  for (const std::string label : {">mean<", ">std<", ">Accuracy &amp; &lt;loss&gt;<", ">10<", ">2\u00d710<"}) {
     INFO(label);
     CHECK(s.find(label) != std::string::npos);
   }
-  CHECK(s.find("<title>Contour Plot: Accuracy &amp; &lt;loss&gt; over mean and std</title>") != std::string::npos);
+  CHECK(s.find(">" + title + "<") != std::string::npos);
+  CHECK(s.find("<title>" + title + "</title>") != std::string::npos);
   // Vector bands, not an embedded raster.
   CHECK(s.find("<image") == std::string::npos);
   CHECK(s.size() < 400 * 1024);
@@ -519,7 +543,7 @@ TEST_CASE("plot_optimization_history draws values and the best so far", "[plot][
     CHECK(f2.best_values.back() == Approx(-10.580209291834786));
     const std::string s = slurp(svg);
     CHECK(well_formed_svg(s));
-    for (const char* label : {">Trial<", ">Loss<", ">Best Value<", ">Optimization History Plot<"}) {
+    for (const char* label : {">Trial<", ">Loss<", ">Best Value<", ">Loss of 60 trials and the best so far<"}) {
       INFO(label);
       CHECK(s.find(label) != std::string::npos);
     }
@@ -530,6 +554,151 @@ TEST_CASE("plot_optimization_history draws values and the best so far", "[plot][
     REQUIRE_THROWS_WITH(plot::plot_optimization_history(none, dir / "h.png"), Contains("no COMPLETE trial"));
     REQUIRE_THROWS_WITH(plot::plot_optimization_history(trials, dir / "h.jpg"), Contains("h.jpg"));
   }
+}
+
+TEST_CASE("a contour for a paper: size in inches, DPI, a title that says what it shows, readable std ticks",
+          "[plot][contour][paper]") {
+  TempDir dir;
+  const auto trials = synthetic_study();
+  plot::ContourOptions o;
+  o.study_name = "MNIST";
+  o.target_name = "Accuracy";
+  o.direction = study::StudyDirection::Maximize;
+  o.figsize(3.5, 2.625, 300);  // a one-column figure at 300 dpi
+  CHECK((o.width == 1050 && o.height == 788));
+  const auto png = dir / "paper.png";
+  const auto fig = plot::plot_contour(trials, "mean", "std", png, o);
+  CHECK(fig.title == "MNIST: Accuracy over (mean, std), 60 trials");
+  const std::string bytes = slurp(png);
+  int w = 0, h = 0;
+  REQUIRE(png_header(bytes, w, h));
+  CHECK((w == 1050 && h == 788));
+  // 300 dpi is 11811 pixels per metre, in the pHYs chunk that tells LaTeX the size in inches.
+  CHECK(png_pixels_per_metre(bytes) == std::pair<uint32_t, uint32_t>{11811, 11811});
+  const Image img = read_png(png);  // libpng reads it back, the inserted chunk included
+  CHECK((img.width == 1050 && img.height == 788));
+  // A 3.5 in figure keeps its x label: nothing is drawn on the last row, the label (12 pt, 50 px
+  // at 300 dpi) is drawn in the lower half of the margin under the panel.
+  const auto inked = [&](int y) {
+    for (int x = 0; x < img.width; ++x)
+      if (distance(img.at(x, y), {1, 1, 1}) > 0.5) return true;
+    return false;
+  };
+  CHECK_FALSE(inked(img.height - 1));
+  int label_rows = 0;
+  for (int y = static_cast<int>((fig.plot_area.bottom() + img.height) / 2); y < img.height; ++y) label_rows += inked(y);
+  CHECK(label_rows > 25);
+
+  // The std axis spans 0.110 .. 1.534, 1.14 decades (the trials' std padded by 5% in log10):
+  // matplotlib's thresholds label only 10^0 there, normlab's 2, 3, 4, 6 x 10^-1 as well.
+  const double decades = std::log10(fig.y.hi() / fig.y.lo());
+  CHECK((decades > 1 && decades < 2));
+  CHECK(fig.y.lo() > 0.1);
+  CHECK(fig.y.hi() < 2);
+  CHECK(tick_labels(fig.y_ticks) == std::vector<std::string>{"2\u00d710^\u22121", "3\u00d710^\u22121",
+                                                             "4\u00d710^\u22121", "6\u00d710^\u22121", "10^0"});
+  CHECK(std::count_if(fig.y_ticks.begin(), fig.y_ticks.end(), [](const plot::Tick& t) { return !t.major; }) == 8);
+  o.log_labels = plot::LogLabelThresholds::matplotlib();  // Optuna's own picture: one label
+  const auto optuna_like = plot::plot_contour(trials, "mean", "std", dir / "optuna_like.png", o);
+  CHECK(tick_labels(optuna_like.y_ticks) == std::vector<std::string>{"10^0"});
+
+  SECTION("text and lines scale with the DPI, not with the picture") {
+    plot::ContourOptions a, b;
+    a.width = 640, a.height = 480, a.dpi = 100;
+    b.width = 1280, b.height = 960, b.dpi = 200;  // the same 6.4x4.8 in figure, twice the pixels
+    const auto fa = plot::plot_contour(trials, "mean", "std", dir / "a.png", a);
+    const auto fb = plot::plot_contour(trials, "mean", "std", dir / "b.png", b);
+    CHECK(fb.plot_area.x == Approx(2 * fa.plot_area.x).margin(2));
+    CHECK(fb.plot_area.w == Approx(2 * fa.plot_area.w).margin(2));
+    CHECK(fb.plot_area.h == Approx(2 * fa.plot_area.h).margin(1));
+    // The same pixels at 100 dpi are a 12.8x9.6 in figure: its 10 pt labels fit in matplotlib's
+    // left margin of 12.5%, which the 200 dpi ones outgrow.
+    plot::ContourOptions c = b;
+    c.dpi = 100;
+    const auto fc = plot::plot_contour(trials, "mean", "std", dir / "c.png", c);
+    CHECK(fc.plot_area.x == 0.125 * 1280);
+    CHECK(fb.plot_area.x > 0.125 * 1280 + 10);
+  }
+  SECTION("the SVG is the same figure in points, and says its title in words") {
+    const auto svg = dir / "paper.svg";
+    o.log_labels = plot::LogLabelThresholds::readable();
+    plot::plot_contour(trials, "mean", "std", svg, o);
+    const std::string s = slurp(svg);
+    CHECK(well_formed_svg(s));
+    CHECK(s.find("width=\"252pt\" height=\"189.12pt\"") != std::string::npos);  // 1050x788 px at 300 dpi
+    CHECK(s.find("<title>MNIST: Accuracy over (mean, std), 60 trials</title>") != std::string::npos);
+    CHECK(s.find(">MNIST: Accuracy over (mean, std), 60 trials</text>") != std::string::npos);  // drawn
+    CHECK(s.find(">6\u00d710<") != std::string::npos);
+  }
+  SECTION("a title that is given, or none") {
+    o.title = "Figure 3: MNIST accuracy";
+    CHECK(plot::plot_contour(trials, "mean", "std", dir / "t.svg", o).title == "Figure 3: MNIST accuracy");
+    CHECK(slurp(dir / "t.svg").find(">Figure 3: MNIST accuracy</text>") != std::string::npos);
+    o.title = "";
+    CHECK(plot::plot_contour(trials, "mean", "std", dir / "none.svg", o).title.empty());
+    const std::string s = slurp(dir / "none.svg");
+    // No title drawn, but the SVG's <title> still says what the picture is.
+    CHECK(s.find(">MNIST: Accuracy over (mean, std), 60 trials</text>") == std::string::npos);
+    CHECK(s.find("<title>MNIST: Accuracy over (mean, std), 60 trials</title>") != std::string::npos);
+  }
+  SECTION("a DPI out of range is an error that names it") {
+    o.dpi = 5;
+    REQUIRE_THROWS_WITH(plot::plot_contour(trials, "mean", "std", dir / "d.png", o),
+                        Catch::Matchers::Contains("dpi 5 for") && Catch::Matchers::Contains("10..2400"));
+  }
+}
+
+TEST_CASE("crowded minor log labels thin to 2 and 5 x 10^k, then to none", "[plot][contour][ticks]") {
+  TempDir dir;
+  const auto trials = synthetic_study();
+  const auto labels_at = [&](int width, bool std_on_x) {
+    plot::ContourOptions o;
+    o.width = width;
+    o.height = width * 3 / 4;
+    const auto fig = std_on_x ? plot::plot_contour(trials, "std", "mean", dir / "x.png", o)
+                              : plot::plot_contour(trials, "mean", "std", dir / "y.png", o);
+    REQUIRE((std_on_x ? fig.x : fig.y).log());
+    return tick_labels(std_on_x ? fig.x_ticks : fig.y_ticks);
+  };
+  using L = std::vector<std::string>;
+  const std::string two = "2\u00d710^\u22121", three = "3\u00d710^\u22121", four = "4\u00d710^\u22121",
+                    five = "5\u00d710^\u22121", six = "6\u00d710^\u22121", one = "10^0";
+  // Vertical labels are one line high: 2, 3, 4, 6 x 10^-1 fit down to a 400x300 picture.
+  CHECK(labels_at(400, false) == L{two, three, four, six, one});
+  CHECK(labels_at(320, false) == L{two, five, one});
+  // Horizontal ones are wider: 2 and 5 x 10^-1 in a 640x480 picture, none at 240x180.
+  CHECK(labels_at(640, true) == L{two, five, one});
+  CHECK(labels_at(240, true) == L{one});
+}
+
+TEST_CASE("the history for a paper: PNG and SVG, DPI and a title", "[plot][history][paper]") {
+  TempDir dir;
+  const auto trials = synthetic_study();
+  plot::HistoryOptions o;
+  o.study_name = "MNIST";
+  o.target_name = "Accuracy";
+  o.direction = study::StudyDirection::Maximize;
+  o.figsize(7.6, 4.8, 200);
+  const auto png = dir / "history.png", svg = dir / "history.svg";
+  const auto fig = plot::plot_optimization_history(trials, png, o);
+  plot::plot_optimization_history(trials, svg, o);
+  CHECK(fig.title == "MNIST: Accuracy of 60 trials and the best so far");
+  const std::string bytes = slurp(png);
+  int w = 0, h = 0;
+  REQUIRE(png_header(bytes, w, h));
+  CHECK((w == 1520 && h == 960));
+  CHECK(png_pixels_per_metre(bytes) == std::pair<uint32_t, uint32_t>{7874, 7874});
+  const Image img = read_png(png);
+  CHECK((img.width == 1520 && img.height == 960));
+  // Trial 2's dot (about -10.6) is tab:blue at 200 dpi too.
+  CHECK(distance(img.at(fig.x.to_px(2), fig.y.to_px(fig.values[2])), plot::rgb_hex(0x1f77b4)) < 0.05);
+  const std::string s = slurp(svg);
+  CHECK(well_formed_svg(s));
+  CHECK(s.find("width=\"547.2pt\" height=\"345.6pt\"") != std::string::npos);
+  CHECK(s.find(">MNIST: Accuracy of 60 trials and the best so far<") != std::string::npos);
+  o.show_best = false;
+  o.study_name = "";
+  CHECK(plot::plot_optimization_history(trials, dir / "h2.svg", o).title == "Accuracy of 60 trials");
 }
 
 #endif  // NORMLAB_HAVE_PLOT

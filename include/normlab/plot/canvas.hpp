@@ -1,13 +1,15 @@
 #pragma once
 // normlab::plot's drawing layer: a cairo surface written as SVG or PNG, text with cairo's toy API
-// ("Sans", DejaVu Sans on most systems, matplotlib's default font too), matplotlib's tick
-// algorithms (MaxNLocator for linear axes, LogLocator + LogFormatterSciNotation for log10 axes),
-// the 'Blues' and 'viridis' colormaps, and the ggplot look that Optuna's matplotlib plots use
-// (grey panel, white grid, grey ticks and labels). No LibTorch.
+// ("Sans", DejaVu Sans on most systems, matplotlib's default font too), axes with matplotlib's
+// ticks (ticks.hpp), the 'Blues' and 'viridis' colormaps, and the ggplot look that Optuna's
+// matplotlib plots use (grey panel, white grid, grey ticks and labels). No LibTorch.
 //
-// Sizes follow matplotlib at 100 dpi: a 640x480 picture is matplotlib's default 6.4x4.8 in figure,
-// a point is 100/72 px. Larger pictures scale everything (a 1280x960 picture is the same figure at
-// 200 dpi).
+// Sizes follow matplotlib's figsize and dpi: a picture of W x H pixels at D dpi is a figure of
+// W/D x H/D inches, a point is D/72 pixels. 640x480 at 100 dpi is matplotlib's default 6.4x4.8 in
+// figure; 1280x960 at 200 dpi is the same figure (text as large relative to the picture), 1280x960
+// at 100 dpi a larger figure with the same 10 pt text. Callers always draw in pixels: the PNG has
+// W x H of them (and its pHYs chunk says D dpi, so a paper includes it at W/D inches), the SVG
+// is W*72/D x H*72/D points (as matplotlib's SVGs) with the drawing scaled to fit.
 //
 // SVG: cairo draws text as glyph outlines, which no search or screen reader can read. So that an
 // SVG still says what it shows, Canvas::save() adds a <title> and, over every text it drew, the
@@ -20,6 +22,7 @@
 #include <array>
 #include <cctype>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -29,8 +32,11 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
+
+#include "normlab/plot/ticks.hpp"
 
 namespace normlab::plot {
 
@@ -116,213 +122,6 @@ inline std::pair<double, double> colormap_position(Colormap map, Rgb c) {
   return {best_t, best_d};
 }
 
-// ---- numbers on axes -----------------------------------------------------------------------------
-
-namespace detail {
-
-/// Python's float divmod (floor semantics), which matplotlib's tick code relies on.
-inline std::pair<double, double> py_divmod(double x, double y) {
-  double mod = std::fmod(x, y);
-  double div = (x - mod) / y;
-  if (mod != 0) {
-    if ((y < 0) != (mod < 0)) {
-      mod += y;
-      div -= 1.0;
-    }
-  } else {
-    mod = std::copysign(0.0, y);
-  }
-  double floordiv;
-  if (div != 0) {
-    floordiv = std::floor(div);
-    if (div - floordiv > 0.5) floordiv += 1.0;
-  } else {
-    floordiv = std::copysign(0.0, x / y);
-  }
-  return {floordiv, mod};
-}
-
-/// matplotlib.transforms.nonsingular.
-inline std::pair<double, double> nonsingular(double vmin, double vmax, double expander,
-                                             double tiny) {
-  if (!std::isfinite(vmin) || !std::isfinite(vmax)) return {-expander, expander};
-  if (vmax < vmin) std::swap(vmin, vmax);
-  const double maxabs = std::max(std::fabs(vmin), std::fabs(vmax));
-  if (maxabs < (1e6 / tiny) * std::numeric_limits<double>::min()) return {-expander, expander};
-  if (vmax - vmin <= maxabs * tiny) {
-    if (vmax == 0 && vmin == 0) return {-expander, expander};
-    vmin -= expander * std::fabs(vmin);
-    vmax += expander * std::fabs(vmax);
-  }
-  return {vmin, vmax};
-}
-
-}  // namespace detail
-
-/// matplotlib.ticker.MaxNLocator(nbins, steps, min_n_ticks).tick_values(vmin, vmax) (3.6): "nice"
-/// values step * k spanning [vmin, vmax], with at most nbins intervals; the first and last may lie
-/// outside [vmin, vmax]. `steps` are the allowed mantissas in [1, 10].
-inline std::vector<double> max_n_locator(double vmin, double vmax, int nbins,
-                                         std::vector<double> steps, int min_n_ticks,
-                                         bool integer = false) {
-  if (nbins < 1) throw std::invalid_argument("normlab::plot::max_n_locator: nbins must be >= 1");
-  std::tie(vmin, vmax) = detail::nonsingular(vmin, vmax, 1e-13, 1e-14);
-  if (steps.empty() || steps.front() != 1) steps.insert(steps.begin(), 1.0);
-  if (steps.back() != 10) steps.push_back(10.0);
-  std::vector<double> stair;  // _staircase: 0.1 * steps[:-1], steps, 10 * steps[1]
-  for (std::size_t i = 0; i + 1 < steps.size(); ++i) stair.push_back(0.1 * steps[i]);
-  stair.insert(stair.end(), steps.begin(), steps.end());
-  stair.push_back(10 * steps[1]);
-  // scale_range(vmin, vmax, nbins)
-  const double dv = std::fabs(vmax - vmin), meanv = (vmax + vmin) / 2;
-  const double offset = std::fabs(meanv) / dv < 100
-                            ? 0.0
-                            : std::copysign(std::pow(10.0, std::floor(std::log10(std::fabs(meanv)))), meanv);
-  const double scale = std::pow(10.0, std::floor(std::log10(dv / nbins)));
-  const double lo = vmin - offset, hi = vmax - offset, raw_step = (hi - lo) / nbins;
-  for (auto& s : stair) s *= scale;
-  if (integer)  // steps > 1 must be whole numbers
-    std::erase_if(stair, [](double s) { return !(s < 1 || std::fabs(s - std::round(s)) < 0.001); });
-  std::size_t istep = 0;
-  while (istep + 1 < stair.size() && !(stair[istep] >= raw_step)) ++istep;
-  // _Edge_integer: tolerant integer multiples of the step.
-  const auto closeto = [&](double step, double ms, double edge) {
-    double tol = 1e-10;
-    if (offset != 0) tol = std::min(0.4999, std::max(1e-10, std::pow(10.0, std::log10(std::fabs(offset) / step) - 12)));
-    return std::fabs(ms - edge) < tol;
-  };
-  std::vector<double> ticks;
-  for (std::size_t k = istep + 1; k-- > 0;) {
-    double step = stair[k];
-    if (integer && std::floor(hi) - std::ceil(lo) >= min_n_ticks - 1) step = std::max(1.0, step);
-    const double best_vmin = detail::py_divmod(lo, step).first * step;
-    auto [dl, ml] = detail::py_divmod(lo - best_vmin, step);
-    const double low = closeto(step, ml / step, 1) ? dl + 1 : dl;
-    auto [dh, mh] = detail::py_divmod(hi - best_vmin, step);
-    const double high = closeto(step, mh / step, 0) ? dh : dh + 1;
-    ticks.clear();
-    for (double n = low; n < high + 1; n += 1) ticks.push_back(n * step + best_vmin);
-    int inside = 0;
-    for (double t : ticks) inside += (t <= hi && t >= lo);
-    if (inside >= min_n_ticks) break;
-  }
-  for (auto& t : ticks) t += offset;
-  return ticks;
-}
-
-/// Labels for evenly spaced linear ticks, as matplotlib's ScalarFormatter writes them without an
-/// offset: one number of decimals for all (enough for every tick), U+2212 for minus, "0" for zero;
-/// exponent notation ("2.5e−07") when the largest magnitude is >= 1e6 or < 1e-5.
-inline std::vector<std::string> format_ticks(const std::vector<double>& values) {
-  std::vector<std::string> out;
-  double maxabs = 0;
-  for (double v : values) maxabs = std::max(maxabs, std::fabs(v));
-  const bool sci = maxabs >= 1e6 || (maxabs > 0 && maxabs < 1e-5);
-  int decimals = 0;
-  for (; decimals < 12; ++decimals) {
-    bool ok = true;
-    for (double v : values) {
-      const double m = sci ? v / std::pow(10.0, std::floor(std::log10(std::fabs(v == 0 ? 1 : v)))) : v;
-      const double scaled = m * std::pow(10.0, decimals);
-      if (std::fabs(scaled - std::round(scaled)) > 1e-6 * std::max(1.0, std::fabs(scaled))) ok = false;
-    }
-    if (ok) break;
-  }
-  for (double v : values) {
-    char buf[64];
-    if (std::fabs(v) < 1e-12 * std::max(1.0, maxabs)) v = 0;
-    std::snprintf(buf, sizeof buf, sci ? "%.*e" : "%.*f", decimals, v);
-    std::string s(buf);
-    if (sci) {  // 2.5e-07 -> 2.5e−7
-      const auto e = s.find('e');
-      std::string mant = s.substr(0, e), ex = s.substr(e + 1);
-      const bool neg = ex[0] == '-';
-      ex.erase(0, 1);
-      while (ex.size() > 1 && ex[0] == '0') ex.erase(0, 1);
-      s = mant + "e" + (neg ? "\u2212" : "") + ex;
-    }
-    if (s == "-0" || s.rfind("-0.", 0) == 0) {
-      bool all_zero = s.find_first_not_of("-0.") == std::string::npos;
-      if (all_zero) s.erase(0, 1);
-    }
-    if (!s.empty() && s[0] == '-') s = "\u2212" + s.substr(1);
-    out.push_back(s);
-  }
-  return out;
-}
-
-/// One tick: where, its label (`text` then `superscript`, "10" and "−1" for 10^-1; both empty for
-/// an unlabelled tick), and whether it is a major tick (grid line, longer mark).
-struct Tick {
-  double value = 0;
-  std::string text;
-  std::string superscript;
-  bool major = true;
-};
-
-/// Ticks of a linear axis showing [lo, hi], as matplotlib's AutoLocator picks them
-/// (MaxNLocator(nbins, steps=[1, 2, 2.5, 5, 10])); only those inside [lo, hi]. `integer`: whole
-/// numbers only (MaxNLocator(integer=True)), for counts such as trial numbers.
-inline std::vector<Tick> linear_ticks(double lo, double hi, int nbins, bool integer = false) {
-  nbins = std::clamp(nbins, 1, 9);
-  const auto values = max_n_locator(lo, hi, nbins, {1, 2, 2.5, 5, 10}, 2, integer);
-  const double eps = 1e-10 * std::fabs(hi - lo);
-  std::vector<double> inside;
-  for (double v : values)
-    if (v >= lo - eps && v <= hi + eps) inside.push_back(v);
-  const auto labels = format_ticks(inside);
-  std::vector<Tick> out;
-  for (std::size_t i = 0; i < inside.size(); ++i) out.push_back({inside[i], labels[i], "", true});
-  return out;
-}
-
-/// Ticks of a log10 axis showing [lo, hi] (lo > 0), as matplotlib's log scale makes them:
-/// LogLocator major ticks at powers of ten (every `stride`-th when there are more than
-/// `max_major`), minor ticks at 2..9 times them (none beyond 10 decades), labelled by
-/// LogFormatterSciNotation: decades as 10^k; when the view spans at most one decade, some minor
-/// ticks too (2, 3, 4, 6 x 10^k when it spans more than 0.4 decade, all below that).
-inline std::vector<Tick> log_ticks(double lo, double hi, int max_major) {
-  if (!(lo > 0) || !(hi > lo))
-    throw std::invalid_argument("normlab::plot::log_ticks: needs 0 < lo < hi");
-  const int numticks = std::clamp(max_major, 2, 9);
-  const double llo = std::log10(lo), lhi = std::log10(hi);
-  const double numdec_int = std::floor(lhi) - std::ceil(llo);
-  const int stride = std::max(1, static_cast<int>(std::ceil(numdec_int / (numticks - 1))));
-  const double numdec = lhi - llo;  // LogFormatter.set_locs' numdec (view span in decades)
-  std::vector<int> sublabels;
-  if (numdec > 1) sublabels = {1};
-  else if (numdec > 0.4) sublabels = {1, 2, 3, 4, 6};  // round(geomspace(1, 10, 6)) less 10
-  else sublabels = {1, 2, 3, 4, 5, 6, 7, 8, 9};
-  const auto labelled = [&](int coeff) {
-    return std::find(sublabels.begin(), sublabels.end(), coeff) != sublabels.end();
-  };
-  const auto exponent_text = [](int e) {
-    return e < 0 ? "\u2212" + std::to_string(-e) : std::to_string(e);
-  };
-  const double eps = 1e-10 * (lhi - llo);
-  std::vector<Tick> out;
-  const int d0 = static_cast<int>(std::floor(llo)) - stride, d1 = static_cast<int>(std::ceil(lhi)) + stride;
-  for (int d = d0; d <= d1; ++d) {
-    const bool major = ((d - d0) % stride) == 0;
-    if (major) {
-      const double v = std::pow(10.0, d);
-      const double lv = d;
-      if (lv >= llo - eps && lv <= lhi + eps) out.push_back({v, "10", exponent_text(d), true});
-    }
-    if (stride == 1 && numdec_int <= 10) {
-      for (int k = 2; k <= 9; ++k) {
-        const double v = k * std::pow(10.0, d), lv = std::log10(v);
-        if (lv < llo - eps || lv > lhi + eps) continue;
-        Tick t{v, "", "", false};
-        if (labelled(k)) t.text = std::to_string(k) + "\u00d710", t.superscript = exponent_text(d);
-        out.push_back(t);
-      }
-    }
-  }
-  std::sort(out.begin(), out.end(), [](const Tick& a, const Tick& b) { return a.value < b.value; });
-  return out;
-}
-
 // ---- geometry ------------------------------------------------------------------------------------
 
 struct Rect {
@@ -360,11 +159,16 @@ class Axis {
                 : lo_ + f * (hi_ - lo_);
   }
   std::vector<Tick> ticks(int max_ticks) const {
-    return log_ ? log_ticks(lo_, hi_, max_ticks) : linear_ticks(lo_, hi_, max_ticks, integer_);
+    return log_ ? log_ticks(lo_, hi_, max_ticks, log_labels_) : linear_ticks(lo_, hi_, max_ticks, integer_);
   }
   /// Linear ticks at whole numbers only.
   Axis& integer_ticks(bool on = true) {
     integer_ = on;
+    return *this;
+  }
+  /// Which minor ticks of a log axis are labelled (matplotlib's default unless set).
+  Axis& log_labels(LogLabelThresholds thresholds) {
+    log_labels_ = thresholds;
     return *this;
   }
 
@@ -372,6 +176,7 @@ class Axis {
   double lo_ = 0, hi_ = 1;
   bool log_ = false;
   bool integer_ = false;
+  LogLabelThresholds log_labels_ = LogLabelThresholds::matplotlib();
   double px_lo_ = 0, px_hi_ = 1;
 };
 
@@ -399,21 +204,32 @@ struct TextSize {
   double w = 0, h = 0;
 };
 
+/// Pixels for a length in inches at `dpi` (rounded), for figures sized as matplotlib's figsize.
+inline int inches_to_pixels(double inches, double dpi) { return static_cast<int>(std::lround(inches * dpi)); }
+
 /// A picture being drawn: a cairo surface and context, written to `path` by save() as SVG or PNG
-/// (by the extension). The picture starts white. Not copyable; movable.
+/// (by the extension). Drawn in pixels of a `width` x `height` picture at `dpi`; see the top of
+/// this file for what the SVG's size is. The picture starts white. Not copyable; movable.
 class Canvas {
  public:
-  Canvas(std::filesystem::path path, int width, int height)
-      : path_(std::move(path)), format_(image_format(path_)), width_(width), height_(height) {
+  Canvas(std::filesystem::path path, int width, int height, double dpi = 100)
+      : path_(std::move(path)), format_(image_format(path_)), width_(width), height_(height), dpi_(dpi) {
     if (width < 16 || height < 16 || width > 20000 || height > 20000)
       throw std::invalid_argument("normlab::plot: picture size " + std::to_string(width) + "x" +
                                   std::to_string(height) + " for '" + path_.string() +
                                   "' is out of range (16..20000 pixels a side)");
+    if (!(dpi >= 10 && dpi <= 2400)) {
+      char given[32];
+      std::snprintf(given, sizeof given, "%g", dpi);
+      throw std::invalid_argument("normlab::plot: dpi " + std::string(given) + " for '" + path_.string() +
+                                  "' is out of range (10..2400)");
+    }
     if (format_ == ImageFormat::Svg) {
-      surface_ = cairo_svg_surface_create_for_stream(&Canvas::append, svg_.get(), width, height);
+      const double pt = 72.0 / dpi;  // points per pixel
+      surface_ = cairo_svg_surface_create_for_stream(&Canvas::append, svg_.get(), width * pt, height * pt);
 #if CAIRO_VERSION >= CAIRO_VERSION_ENCODE(1, 16, 0)
       if (cairo_surface_status(surface_) == CAIRO_STATUS_SUCCESS)
-        cairo_svg_surface_set_document_unit(surface_, CAIRO_SVG_UNIT_PX);
+        cairo_svg_surface_set_document_unit(surface_, CAIRO_SVG_UNIT_PT);
 #endif
     } else {
       surface_ = cairo_image_surface_create(CAIRO_FORMAT_ARGB32, width, height);
@@ -421,6 +237,7 @@ class Canvas {
     check(cairo_surface_status(surface_), "create the surface");
     cr_ = cairo_create(surface_);
     check(cairo_status(cr_), "create the drawing context");
+    if (format_ == ImageFormat::Svg) cairo_scale(cr_, 72.0 / dpi, 72.0 / dpi);
     cairo_select_font_face(cr_, "Sans", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
     cairo_set_source_rgb(cr_, 1, 1, 1);
     cairo_paint(cr_);
@@ -435,6 +252,7 @@ class Canvas {
       format_ = o.format_;
       width_ = o.width_;
       height_ = o.height_;
+      dpi_ = o.dpi_;
       title_ = std::move(o.title_);
       texts_ = std::move(o.texts_);
       saved_ = o.saved_;
@@ -449,6 +267,7 @@ class Canvas {
   cairo_t* cr() const { return cr_; }
   int width() const { return width_; }
   int height() const { return height_; }
+  double dpi() const { return dpi_; }
   ImageFormat format() const { return format_; }
   const std::filesystem::path& path() const { return path_; }
 
@@ -576,6 +395,7 @@ class Canvas {
     if (format_ == ImageFormat::Png) {
       cairo_surface_flush(surface_);
       check(cairo_surface_write_to_png_stream(surface_, &Canvas::append, &bytes), "encode the PNG");
+      bytes = with_png_dpi(bytes, dpi_);
     } else {
       cairo_destroy(cr_);
       cr_ = nullptr;
@@ -618,6 +438,28 @@ class Canvas {
                                path_.string() + "': " + cairo_status_to_string(status));
   }
 
+  /// The PNG with a pHYs chunk (pixels per metre) after IHDR, as matplotlib writes: cairo writes
+  /// none, and without it LaTeX and word processors assume 72 or 96 dpi and misjudge the size.
+  static std::string with_png_dpi(const std::string& png, double dpi) {
+    constexpr std::size_t after_ihdr = 8 + 4 + 4 + 13 + 4;  // signature, IHDR length, type, data, CRC
+    if (png.size() < after_ihdr || png.compare(12, 4, "IHDR") != 0) return png;
+    const auto ppm = static_cast<uint32_t>(std::lround(dpi / 0.0254));
+    std::string chunk = "pHYs";
+    for (int k = 0; k < 2; ++k)
+      for (int shift = 24; shift >= 0; shift -= 8) chunk += static_cast<char>((ppm >> shift) & 0xff);
+    chunk += '\1';  // unit: metre
+    uint32_t crc = 0xffffffffu;  // PNG's CRC-32 over type and data
+    for (unsigned char c : chunk) {
+      crc ^= c;
+      for (int b = 0; b < 8; ++b) crc = (crc >> 1) ^ (0xedb88320u & (0u - (crc & 1u)));
+    }
+    crc ^= 0xffffffffu;
+    std::string out = png.substr(0, after_ihdr);
+    out += std::string("\0\0\0\x09", 4) + chunk;
+    for (int shift = 24; shift >= 0; shift -= 8) out += static_cast<char>((crc >> shift) & 0xff);
+    return out + png.substr(after_ihdr);
+  }
+
   static std::string xml_escape(const std::string& s) {
     std::string out;
     for (char c : s) {
@@ -639,7 +481,11 @@ class Canvas {
     const auto close = svg.rfind("</svg>");
     if (open_end == std::string::npos || close == std::string::npos || close < open_end) return svg;
     std::string head = "\n<title>" + xml_escape(title_) + "</title>\n";
-    std::string body = "<g id=\"normlab-text\" fill-opacity=\"0\" font-family=\"DejaVu Sans, sans-serif\">\n";
+    // The text layer is in pixels, as drawn; the SVG is in points.
+    char scale[96];
+    std::snprintf(scale, sizeof scale, " transform=\"scale(%.6g)\"", 72.0 / dpi_);
+    std::string body = std::string("<g id=\"normlab-text\"") + scale +
+                       " fill-opacity=\"0\" font-family=\"DejaVu Sans, sans-serif\">\n";
     char buf[256];
     for (const auto& t : texts_) {
       char rot[48] = "";
@@ -670,6 +516,7 @@ class Canvas {
   std::filesystem::path path_;
   ImageFormat format_ = ImageFormat::Png;
   int width_ = 0, height_ = 0;
+  double dpi_ = 100;
   std::string title_;
   std::vector<TextItem> texts_;
   bool saved_ = false;
@@ -681,7 +528,7 @@ class Canvas {
 // ---- the ggplot look and axes --------------------------------------------------------------------
 
 /// matplotlib's 'ggplot' style (what Optuna's matplotlib plots switch to), in pixels: `pt` is the
-/// number of pixels per point (100/72 for a 640x480 picture, scaled with the picture's size).
+/// number of pixels per point, dpi / 72.
 struct Theme {
   double pt = 100.0 / 72.0;
   Rgb panel = rgb_hex(0xE5E5E5);
@@ -694,10 +541,10 @@ struct Theme {
   double major_len = 3.5, minor_len = 2, major_width = 0.8, minor_width = 0.6, tick_pad = 3.5;
   double label_pad = 4, title_pad = 6, grid_width = 0.8;
 
-  /// The theme for a picture of this size (pixels): matplotlib's figure at the dpi that makes it.
-  static Theme for_size(int width, int height) {
+  /// The theme for a picture at `dpi` (pixels per inch).
+  static Theme for_dpi(double dpi) {
     Theme t;
-    t.pt = std::min(width / 640.0, height / 480.0) * 100.0 / 72.0;
+    t.pt = dpi / 72.0;
     return t;
   }
   double px(double points) const { return points * pt; }
@@ -707,6 +554,64 @@ struct Theme {
 inline int tick_space(const Theme& th, double length_px, bool vertical) {
   const double size = th.font * (vertical ? 2 : 3);
   return std::max(1, static_cast<int>(std::floor(length_px / th.pt / size)));
+}
+
+/// The ticks an axis of `length_px` draws, with its labels. Where labelled minor ticks would
+/// overlap their neighbours (2, 3, 4, 6 x 10^k on a short log axis), only 2 and 5 x 10^k keep a
+/// label, and if those still overlap, none: matplotlib would print them over each other.
+inline std::vector<Tick> axis_ticks(Canvas& c, const Axis& axis, const Theme& th, double length_px,
+                                    bool vertical) {
+  auto ticks = axis.ticks(tick_space(th, length_px, vertical));
+  const double font = th.px(th.font), gap = th.px(2);
+  const auto crowded = [&] {
+    double prev_end = -std::numeric_limits<double>::infinity();
+    for (const auto& t : ticks) {  // increasing values
+      if (t.text.empty()) continue;
+      const auto size = c.measure(t.text, font, t.superscript);
+      const double extent = vertical ? size.h : size.w;
+      const double at = vertical ? -axis.to_px(t.value) : axis.to_px(t.value);  // increasing along the axis
+      if (at - extent / 2 < prev_end + gap) return true;
+      prev_end = at + extent / 2;
+    }
+    return false;
+  };
+  if (!crowded()) return ticks;
+  const auto labelled = [&](bool minor_only) {
+    return std::count_if(ticks.begin(), ticks.end(),
+                         [&](const Tick& t) { return !t.text.empty() && !(minor_only && t.major); });
+  };
+  if (labelled(true) == 0) return ticks;  // crowded major labels are the locator's business
+  const auto original = ticks;
+  for (auto& t : ticks)
+    if (!t.major) std::tie(t.text, t.superscript) = detail::log_label(t.value, {2, 5});
+  if (labelled(false) >= 2 && !crowded()) return ticks;
+  for (auto& t : ticks)
+    if (!t.major) t.text.clear(), t.superscript.clear();
+  if (labelled(false) >= 1) return ticks;
+  return original;  // no power of ten in view: crowded labels rather than none
+}
+
+/// Room (pixels) that draw_axes takes below the panel: the x ticks, their labels (raised
+/// exponents on a log axis) and the x label. A small figure gets at least this much, so that its
+/// x label is not cut off (matplotlib's fixed 11% margin cuts it in a 3.5 in figure).
+inline double room_below(Canvas& c, const Theme& th, bool x_log) {
+  const double depth = c.measure("0", th.px(th.font), x_log ? "0" : "").h;
+  return th.px(th.major_len + th.tick_pad + th.label_pad + 3) + depth + 0.25 * th.px(th.font) +
+         th.px(th.label_font);  // the label: cap height and descent
+}
+
+/// Room (pixels) that draw_title takes above the panel.
+inline double room_above(const Theme& th, bool has_title) {
+  return has_title ? th.px(th.title_pad + th.title_font + 3) : th.px(3);
+}
+
+/// The panel's top and height for a picture `height` pixels high: matplotlib's subplot box
+/// (0.12 to 0.89 of the height), made smaller where the title or the x axis would not fit.
+inline std::pair<double, double> panel_rows(Canvas& c, const Theme& th, bool has_title, bool x_log) {
+  const double H = c.height();
+  const double top = std::max(0.12 * H, room_above(th, has_title));
+  const double bottom = std::min(0.89 * H, H - room_below(c, th, x_log));
+  return {top, std::max(0.2 * H, bottom - top)};
 }
 
 /// The grey panel and its white grid lines at the major ticks.
@@ -726,7 +631,7 @@ inline double draw_axes(Canvas& c, const Rect& area, const Axis& x, const Axis& 
                         const std::string& x_label, const std::string& y_label) {
   const double font = th.px(th.font);
   double x_label_depth = 0;
-  for (const auto& t : x.ticks(tick_space(th, area.w, false))) {
+  for (const auto& t : axis_ticks(c, x, th, area.w, false)) {
     const double px = x.to_px(t.value), len = th.px(t.major ? th.major_len : th.minor_len);
     c.line(px, area.bottom(), px, area.bottom() + len, th.ink, th.px(t.major ? th.major_width : th.minor_width));
     if (!t.text.empty()) {
@@ -736,7 +641,7 @@ inline double draw_axes(Canvas& c, const Rect& area, const Axis& x, const Axis& 
     }
   }
   double widest = 0;
-  for (const auto& t : y.ticks(tick_space(th, area.h, true))) {
+  for (const auto& t : axis_ticks(c, y, th, area.h, true)) {
     const double py = y.to_px(t.value), len = th.px(t.major ? th.major_len : th.minor_len);
     c.line(area.x - len, py, area.x, py, th.ink, th.px(t.major ? th.major_width : th.minor_width));
     if (!t.text.empty()) {
@@ -756,11 +661,18 @@ inline double draw_axes(Canvas& c, const Rect& area, const Axis& x, const Axis& 
   return widest;
 }
 
-/// The title centred above the panel.
+/// The title centred above the panel; moved, then made smaller (down to 60%), to stay inside the
+/// picture: a long study name must not lose its ends.
 inline void draw_title(Canvas& c, const Rect& area, const Theme& th, const std::string& title) {
-  if (!title.empty())
-    c.text(title, area.x + area.w / 2, area.y - th.px(th.title_pad), th.px(th.title_font),
-           th.title_ink, HAlign::Center, VAlign::Baseline);
+  if (title.empty()) return;
+  const double margin = th.px(4), room = c.width() - 2 * margin;
+  double size = th.px(th.title_font);
+  const double w = c.measure(title, size).w;
+  if (w > room) size *= std::max(0.6, room / w);
+  const double half = c.measure(title, size).w / 2;
+  const double x =
+      std::clamp(area.x + area.w / 2, margin + half, std::max(margin + half, c.width() - margin - half));
+  c.text(title, x, area.y - th.px(th.title_pad), size, th.title_ink, HAlign::Center, VAlign::Baseline);
 }
 
 /// A vertical colour bar over `area`: one band per pair of consecutive `levels` (increasing, the

@@ -18,7 +18,9 @@
 //    maximizing, low when minimizing, is darkest); thin black iso-lines on the levels, dashed for
 //    negative levels as matplotlib draws single-colour contours;
 //  * trials as black dots with a grey edge (Optuna's markers), the best one as a red star;
-//  * ggplot look, "Contour Plot" title, a colour bar labelled with the target name.
+//  * ggplot look, a colour bar labelled with the target name; a title that says what is shown
+//    ("MNIST: Accuracy over (mean, std), 24 trials", where Optuna writes "Contour Plot"), and a
+//    log axis whose minor ticks are labelled (2x10^-1, ...) up to two decades (see ContourOptions).
 //
 // The filled bands are exact polygons (marching squares on the grid, the same linear
 // interpolation along grid edges as matplotlib's contour generator), so the SVG stays vector and
@@ -46,9 +48,13 @@ namespace normlab::plot {
 
 struct ContourOptions {
   std::string target_name = "Objective Value";  ///< the colour bar's label (Optuna's target_name)
-  std::string title = "Contour Plot";           ///< empty for none
-  int width = 640;                              ///< pixels (PNG) or px units (SVG)
+  std::string study_name;  ///< the default title's first words; empty: left out
+  /// Unset: "<study_name>: <target_name> over (<x>, <y>), <n> trials" (n: the trials drawn).
+  /// Empty: no title.
+  std::optional<std::string> title{};
+  int width = 640;   ///< pixels of the PNG; the figure is width/dpi x height/dpi inches
   int height = 480;
+  double dpi = 100;  ///< pixels per inch: text and lines are in points, dpi/72 pixels each
   int levels = 15;  ///< matplotlib's N: about this many bands, at nice values
   /// The study's direction: which trial is best, and which end of the colormap is dark (the best
   /// one, as in Optuna). Optuna's create_study default is minimize; the notebook maximizes
@@ -62,7 +68,26 @@ struct ContourOptions {
   bool show_lines = true;
   bool show_points = true;
   bool highlight_best = true;
+  /// Which minor ticks of a log axis are labelled. readable(): 2, 3, 4, 6 x 10^k up to two
+  /// decades, so that a std axis over [0.1, 2] can be read; matplotlib(): Optuna's picture, only
+  /// 10^-1 and 10^0 there. Minor labels that would overlap are thinned (see axis_ticks).
+  LogLabelThresholds log_labels = LogLabelThresholds::readable();
+
+  /// matplotlib's figsize: width_in x height_in inches at `dots_per_inch`.
+  ContourOptions& figsize(double width_in, double height_in, double dots_per_inch = 100) {
+    dpi = dots_per_inch;
+    width = inches_to_pixels(width_in, dpi);
+    height = inches_to_pixels(height_in, dpi);
+    return *this;
+  }
 };
+
+/// The title plot_contour gives a picture by default: "MNIST: Accuracy over (mean, std), 24 trials".
+inline std::string contour_title(const std::string& study_name, const std::string& target_name,
+                                 const std::string& x_param, const std::string& y_param, std::size_t n_trials) {
+  return (study_name.empty() ? "" : study_name + ": ") + target_name + " over (" + x_param + ", " + y_param +
+         "), " + std::to_string(n_trials) + (n_trials == 1 ? " trial" : " trials");
+}
 
 /// One axis of the contour: the parameter, its padded range, log or not.
 struct ContourAxis {
@@ -88,7 +113,7 @@ struct ContourGrid {
 
 /// What plot_contour drew, for callers and tests that read the picture back.
 struct ContourFigure {
-  Rect plot_area;                  ///< the contour panel (pixels)
+  Rect plot_area;                  ///< the contour panel (pixels of the PNG; the SVG's x 72/dpi)
   Rect colorbar_area;
   Axis x, y;                       ///< data -> pixel maps of the panel
   std::vector<double> levels;      ///< increasing; bands lie between consecutive levels
@@ -96,6 +121,8 @@ struct ContourFigure {
   Colormap colormap = Colormap::Blues;
   bool reversed = false;           ///< colormap read backwards (minimize: low is dark)
   std::optional<ContourPoint> best;
+  std::string title;               ///< drawn above the panel (empty: none)
+  std::vector<Tick> x_ticks, y_ticks;  ///< the axes' ticks as drawn, with their labels
   std::pair<double, double> to_px(double xv, double yv) const { return {x.to_px(xv), y.to_px(yv)}; }
 };
 
@@ -416,13 +443,16 @@ inline ContourFigure plot_contour(const std::vector<study::FrozenTrial>& trials,
   image_format(out);  // a bad extension fails before any work
   const ContourGrid g = contour_grid(trials, x_param, y_param, options);
 
-  Canvas c(out, options.width, options.height);
-  c.set_title((options.title.empty() ? std::string("Contour Plot") : options.title) + ": " +
-              options.target_name + " over " + x_param + " and " + y_param);
-  const Theme th = Theme::for_size(options.width, options.height);
-  const double W = options.width, H = options.height;
+  Canvas c(out, options.width, options.height, options.dpi);
+  const std::string described =
+      contour_title(options.study_name, options.target_name, x_param, y_param, g.points.size());
+  const std::string title = options.title.value_or(described);
+  c.set_title(title.empty() ? described : title);  // the SVG's <title> says what it shows anyway
+  const Theme th = Theme::for_dpi(options.dpi);
+  const double W = options.width;
 
   ContourFigure fig;
+  fig.title = title;
   fig.colormap = options.colormap;
   fig.reversed = options.direction == study::StudyDirection::Minimize;
   const auto [zmin_it, zmax_it] = std::minmax_element(g.z.begin(), g.z.end());
@@ -442,20 +472,22 @@ inline ContourFigure plot_contour(const std::vector<study::FrozenTrial>& trials,
 
   // Layout: matplotlib's subplot box (0.125, 0.11)-(0.9, 0.88) of the figure, the colour bar taking
   // 15% + 5% pad of its width (fig.colorbar's defaults, aspect 20); widened margins if labels need.
-  Rect box{0.125 * W, 0.12 * H, 0.775 * W, 0.77 * H};
+  const auto [top, height] = panel_rows(c, th, !title.empty(), g.x.log);
+  Rect box{0.125 * W, top, 0.775 * W, height};
   {
-    const Axis probe_y(g.y.lo, g.y.hi, g.y.log, box.bottom(), box.y);
+    Axis probe_y(g.y.lo, g.y.hi, g.y.log, box.bottom(), box.y);
+    probe_y.log_labels(options.log_labels);
     double widest = 0;
-    for (const auto& t : probe_y.ticks(tick_space(th, box.h, true)))
+    for (const auto& t : axis_ticks(c, probe_y, th, box.h, true))
       if (!t.text.empty()) widest = std::max(widest, c.measure(t.text, th.px(th.font), t.superscript).w);
-    const double need_left = widest + th.px(th.major_len + th.tick_pad + th.label_pad + th.label_font * 1.3) + 4;
+    const double need_left = widest + th.px(th.major_len + th.tick_pad + th.label_pad + th.label_font * 1.3 + 3);
     if (need_left > box.x) box.w -= need_left - box.x, box.x = need_left;
     std::vector<double> cb_values(lv.begin(), lv.end());
     double cb_widest = 0;
     for (const auto& s : format_ticks(cb_values)) cb_widest = std::max(cb_widest, c.measure(s, th.px(th.font)).w);
     const double cb_w = std::min(0.15 * box.w, box.h / 20);
     const double need_right = 0.05 * box.w + cb_w + cb_widest +
-                              th.px(th.major_len + th.tick_pad + th.label_pad + th.label_font * 1.3) + 4;
+                              th.px(th.major_len + th.tick_pad + th.label_pad + th.label_font * 1.3 + 3);
     const double room_right = W - box.right() + 0.2 * box.w;  // the colour bar's 20% comes from the box
     if (need_right > room_right) box.w -= need_right - room_right;
   }
@@ -465,6 +497,8 @@ inline ContourFigure plot_contour(const std::vector<study::FrozenTrial>& trials,
   const Rect& area = fig.plot_area;
   fig.x = Axis(g.x.lo, g.x.hi, g.x.log, area.x, area.right());
   fig.y = Axis(g.y.lo, g.y.hi, g.y.log, area.bottom(), area.y);
+  fig.x.log_labels(options.log_labels);
+  fig.y.log_labels(options.log_labels);
 
   cairo_t* cr = c.cr();
   draw_panel(c, area, fig.x, fig.y, th, /*grid=*/false);
@@ -518,8 +552,10 @@ inline ContourFigure plot_contour(const std::vector<study::FrozenTrial>& trials,
     c.star(px, py, th.px(13), rgb_hex(0xd62728), rgb_hex(0xffffff), th.px(1.0));
   }
 
+  fig.x_ticks = axis_ticks(c, fig.x, th, area.w, false);
+  fig.y_ticks = axis_ticks(c, fig.y, th, area.h, true);
   draw_axes(c, area, fig.x, fig.y, th, x_param, y_param);
-  draw_title(c, area, th, options.title);
+  draw_title(c, area, th, title);
   draw_colorbar(c, fig.colorbar_area, lv, fig.band_colors, options.target_name, th);
   c.save();
   return fig;
