@@ -77,13 +77,22 @@ int main(int argc, char** argv) try {
     throw std::invalid_argument("--profile expects quick or notebook");
   RunOptions base;
   base.data_root = args.text("data");
-  base.epochs = notebook ? 25 : static_cast<int>(args.integer("epochs"));
-  base.train_limit = notebook ? 0 : args.integer("train-limit");
-  base.test_limit = notebook ? 0 : args.integer("test-limit");
-  base.threads = static_cast<int>(args.integer("threads"));
+  base.epochs = notebook ? 25 : args.int_flag("epochs", 1);
+  base.train_limit = notebook ? 0 : args.integer("train-limit", 0, LLONG_MAX);
+  base.test_limit = notebook ? 0 : args.integer("test-limit", 0, LLONG_MAX);
+  base.threads = args.int_flag("threads", 0, 4096);
   base.seed = static_cast<uint64_t>(args.integer("seed"));
   base.log = nullptr;  // one line per trial instead of per epoch
-  const int trials = notebook ? 200 : static_cast<int>(args.integer("trials"));
+  const int trials = notebook ? 200 : args.int_flag("trials");
+  // Every number is checked before any work (loading data, creating the study file).
+  const int jobs = args.int_flag("jobs", 1, 1024);
+  const int max_trials = args.int_flag("max-trials");
+  const double heartbeat = args.number("heartbeat");
+  if (!(heartbeat > 0 && heartbeat <= 1e8))
+    throw std::invalid_argument("--heartbeat expects seconds, > 0 and <= 1e8 (got '" + args.text("heartbeat") + "')");
+  const auto together = args.integer("together", 1, 1024);
+  const bool enqueue_notebook = args.boolean("enqueue-notebook");
+  const bool resume_only = args.boolean("resume-only");
 
   auto data = std::make_shared<const data::TrainTest>(data::load_by_name(args.text("dataset"), base.data_root));
 
@@ -91,11 +100,11 @@ int main(int argc, char** argv) try {
   options.name = args.text("study-name");
   options.storage_url = args.text("storage");
   options.direction = study::StudyDirection::Maximize;
-  options.require_existing = args.integer("resume-only") != 0;
+  options.require_existing = resume_only;
   auto s = study::Study::create(options, search::make_sampler(args.text("sampler"), base.seed),
                                 make_pruner(args.text("pruner")));
   const std::size_t existing = s.trials().size();
-  if (args.integer("enqueue-notebook") && existing == 0) {
+  if (enqueue_notebook && existing == 0) {
     s.enqueue({{"mean", 0.1307}, {"std", 0.3081}});
     s.enqueue({{"mean", 0.0}, {"std", 1.0}});
   }
@@ -105,12 +114,10 @@ int main(int argc, char** argv) try {
                static_cast<long long>(data->test.first(base.test_limit).size()), args.text("sampler").c_str());
 
   study::OptimizeOptions run;
-  run.n_jobs = static_cast<int>(args.integer("jobs"));
-  if (args.integer("max-trials") > 0) run.max_trials = static_cast<int>(args.integer("max-trials"));
-  run.heartbeat_interval = args.number("heartbeat");
+  run.n_jobs = jobs;
+  if (max_trials > 0) run.max_trials = max_trials;
+  run.heartbeat_interval = heartbeat;
   run.callbacks.push_back(report::progress_line(trials));
-  const auto together = args.integer("together");
-  if (together < 1) throw std::invalid_argument("--together expects K >= 1");
   if (together == 1) {
     with_compensation(args.text("compensation"), [&](auto c) {
       using Protocol = StudyProtocol<typename decltype(c)::type>;
