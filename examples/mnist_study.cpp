@@ -87,19 +87,29 @@ int main(int argc, char** argv) try {
   if (!notebook && args.text("profile") != "quick")
     throw std::invalid_argument("--profile expects quick or notebook");
   // A profile's value for a flag not given on the command line; a given flag always wins.
-  auto profiled = [&](const char* flag, long long notebook_value) {
-    return notebook && !args.given(flag) ? notebook_value : args.integer(flag);
+  auto profiled = [&](const char* flag, long long notebook_value, long long lo, long long hi) {
+    return notebook && !args.given(flag) ? notebook_value : args.integer(flag, lo, hi);
   };
   RunOptions base;
   base.data_root = args.text("data");
-  base.epochs = static_cast<int>(profiled("epochs", 25));
-  base.train_limit = profiled("train-limit", 0);
-  base.test_limit = profiled("test-limit", 0);
-  base.threads = static_cast<int>(args.integer("threads"));
+  base.epochs = static_cast<int>(profiled("epochs", 25, 1, INT_MAX));
+  base.train_limit = profiled("train-limit", 0, 0, LLONG_MAX);
+  base.test_limit = profiled("test-limit", 0, 0, LLONG_MAX);
+  base.threads = args.int_flag("threads", 0, 4096);
   base.seed = static_cast<uint64_t>(args.integer("seed"));
   base.log = nullptr;  // one line per trial instead of per epoch
-  const long long max_trials = profiled("max-trials", 200);
-  int trials = static_cast<int>(profiled("trials", 200));
+  const long long max_trials = profiled("max-trials", 200, 0, INT_MAX);
+  int trials = static_cast<int>(profiled("trials", 200, 0, INT_MAX));
+  // Every number is checked before any work (loading data, creating the study file).
+  const int jobs = args.int_flag("jobs", 1, 1024);
+  const double heartbeat = args.number("heartbeat");
+  if (!(heartbeat > 0 && heartbeat <= 1e8))
+    throw std::invalid_argument("--heartbeat expects seconds, > 0 and <= 1e8 (got '" + args.text("heartbeat") + "')");
+  const auto together = args.integer("together");
+  if (together < 1 || together > 1024)
+    throw std::invalid_argument("--together expects K >= 1 and <= 1024 (got '" + args.text("together") + "')");
+  const bool enqueue_notebook = args.boolean("enqueue-notebook");
+  const bool resume_only = args.boolean("resume-only");
 
   auto data = std::make_shared<const data::TrainTest>(data::load_by_name(args.text("dataset"), base.data_root));
 
@@ -107,7 +117,7 @@ int main(int argc, char** argv) try {
   options.name = args.text("study-name");
   options.storage_url = args.text("storage");
   options.direction = study::StudyDirection::Maximize;
-  options.require_existing = args.integer("resume-only") != 0;
+  options.require_existing = resume_only;
   auto s = study::Study::create(options, search::make_sampler(args.text("sampler"), base.seed),
                                 make_pruner(args.text("pruner")));
   // This process's worker number and sampler seed: parallel workers propose different points.
@@ -116,7 +126,7 @@ int main(int argc, char** argv) try {
   device::set_threads(base.threads);
   record_kernels(s, device::cpu_kernels(), device::Auto::select().str());
   const std::size_t existing = s.trials().size();
-  if (args.integer("enqueue-notebook") && existing == 0 && worker.number == 0) {
+  if (enqueue_notebook && existing == 0 && worker.number == 0) {
     s.enqueue({{"mean", 0.1307}, {"std", 0.3081}});
     s.enqueue({{"mean", 0.0}, {"std", 1.0}});
   }
@@ -134,12 +144,10 @@ int main(int argc, char** argv) try {
                  "give a larger --max-trials to extend it\n", max_trials);
 
   study::OptimizeOptions run;
-  run.n_jobs = static_cast<int>(args.integer("jobs"));
+  run.n_jobs = jobs;
   if (max_trials > 0) run.max_trials = max_trials;
-  run.heartbeat_interval = args.number("heartbeat");
+  run.heartbeat_interval = heartbeat;
   run.callbacks.push_back(report::progress_line(trials));
-  const auto together = args.integer("together");
-  if (together < 1) throw std::invalid_argument("--together expects K >= 1");
   if (together == 1) {
     with_compensation(args.text("compensation"), [&](auto c) {
       using Protocol = StudyProtocol<typename decltype(c)::type>;

@@ -54,14 +54,14 @@ int main(int argc, char** argv) try {
   ImageRunOptions o;
   o.data = args.text("data");
   o.weights = args.text("weights");
-  o.epochs = static_cast<int>(args.integer("epochs"));
-  o.train_batch = args.integer("batch");
-  o.test_batch = args.integer("test-batch");
-  o.workers = args.integer("workers");
-  o.limit = args.integer("limit");
-  o.classes = args.integer("classes");
-  o.skip_corrupt = args.integer("skip-corrupt") != 0;
-  o.threads = static_cast<int>(args.integer("threads"));
+  o.epochs = args.int_flag("epochs");
+  o.train_batch = args.integer("batch", 1, INT_MAX);
+  o.test_batch = args.integer("test-batch", 1, INT_MAX);
+  o.workers = args.integer("workers", 0, 1024);
+  o.limit = args.integer("limit", 0, LLONG_MAX);
+  o.classes = args.integer("classes", 0, INT_MAX);
+  o.skip_corrupt = args.boolean("skip-corrupt");
+  o.threads = args.int_flag("threads", 0, 4096);
   o.seed = static_cast<uint64_t>(args.integer("seed"));
   o.predictions = args.text("predictions");
   const auto v = NormalizationValues{{args.number("mean"), args.number("mean"), args.number("mean")},

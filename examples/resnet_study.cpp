@@ -93,19 +93,21 @@ int main(int argc, char** argv) try {
   ImageRunOptions o;
   o.data = args.text("data");
   o.weights = args.text("weights");
-  o.epochs = static_cast<int>(args.integer("epochs"));
-  o.limit = notebook ? 0 : args.integer("limit");
-  o.test_batch = args.integer("test-batch");
-  o.workers = args.integer("workers");
-  o.threads = static_cast<int>(args.integer("threads"));
+  o.epochs = args.int_flag("epochs");
+  o.limit = notebook ? 0 : args.integer("limit", 0, LLONG_MAX);
+  o.test_batch = args.integer("test-batch", 1, INT_MAX);
+  o.workers = args.integer("workers", 0, 1024);
+  o.threads = args.int_flag("threads", 0, 4096);
   o.seed = static_cast<uint64_t>(args.integer("seed"));
   device::set_threads(o.threads);
   device::keep_freed_memory();
-  const int trials = notebook ? 100 : static_cast<int>(args.integer("trials"));
+  const int trials = notebook ? 100 : args.int_flag("trials");
+  const int max_trials = args.int_flag("max-trials");  // checked before any work
+  const int64_t classes_flag = args.integer("classes", 0, INT_MAX);
 
   const auto folders = ImageFolders::find(o.data);
   auto test = std::make_shared<const PreparedImages>(prepare_images(folders.val, o.limit, o.workers, false));
-  const int64_t classes = args.integer("classes") > 0 ? args.integer("classes")
+  const int64_t classes = classes_flag > 0 ? classes_flag
                           : !o.weights.empty() ? classes_in_weights(o.weights)
                                                : static_cast<int64_t>(test->classes.size());
 
@@ -127,7 +129,7 @@ int main(int argc, char** argv) try {
   else throw std::invalid_argument("--arch expects resnet18, resnet34 or resnet50 (got '" + arch + "')");
 
   study::OptimizeOptions run;
-  if (args.integer("max-trials") > 0) run.max_trials = static_cast<int>(args.integer("max-trials"));
+  if (max_trials > 0) run.max_trials = max_trials;
   run.callbacks.push_back(report::progress_line(trials));
   s.optimize(f, trials, run);
 

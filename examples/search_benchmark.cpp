@@ -37,10 +37,18 @@ int main(int argc, char** argv) try {
   };
   study::OptimizeOptions run;
   run.callbacks.push_back([](const study::Study&, const study::FrozenTrial& t) {
+    // A failed trial may have no parameters: say so instead of failing in the callback, whose
+    // error would hide the objective's own.
+    if (t.state != study::TrialState::Complete || !t.params.count("mean") || !t.params.count("std")) {
+      const auto reason = t.system_attrs.find(study::kFailReasonKey);
+      std::printf("trial=%lld state=%s%s%s\n", static_cast<long long>(t.number), study::to_string(t.state),
+                  reason == t.system_attrs.end() ? "" : " reason=", reason == t.system_attrs.end() ? "" : reason->second.c_str());
+      return;
+    }
     std::printf("trial=%lld mean=%.17g std=%.17g value=%.17g\n", static_cast<long long>(t.number),
                 t.params.at("mean"), t.params.at("std"), t.value.value_or(std::nan("")));
   });
-  s.optimize(objective, static_cast<int>(args.integer("trials")), run);
+  s.optimize(objective, args.int_flag("trials"), run);
   const auto best = s.best_trial();
   std::printf("best trial=%lld value=%.17g\n", static_cast<long long>(best.number), *best.value);
   return 0;

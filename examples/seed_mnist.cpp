@@ -47,14 +47,14 @@ int main(int argc, char** argv) try {
 
   RunOptions options;
   options.data_root = args.text("data");
-  options.epochs = static_cast<int>(args.integer("epochs"));
-  options.train_limit = args.integer("train-limit");
-  options.test_limit = args.integer("test-limit");
-  options.threads = static_cast<int>(args.integer("threads"));
+  options.epochs = args.int_flag("epochs", 1);
+  options.train_limit = args.integer("train-limit", 0, LLONG_MAX);
+  options.test_limit = args.integer("test-limit", 0, LLONG_MAX);
+  options.threads = args.int_flag("threads", 0, 4096);
   options.seed = static_cast<uint64_t>(args.integer("seed"));
-  options.train_batch = args.integer("batch");
-  options.test_batch = args.integer("test-batch");
-  options.fast = args.integer("fast") != 0;
+  options.train_batch = args.integer("batch", 1, INT_MAX);
+  options.test_batch = args.integer("test-batch", 1, INT_MAX);
+  options.fast = args.boolean("fast");
   options.normalization = NormalizationValues::uniform(args.number("mean"), args.number("std"));
   options.normalization->validate();
 

@@ -36,4 +36,40 @@ execute_process(COMMAND ${EVAL} --data ${WORK}/folder --weights ${WORK}/no-such-
 if(rc EQUAL 0 OR NOT err MATCHES "no-such-weights.pt")
   message(FATAL_ERROR "a missing weights file must be an error naming it:\n${err}")
 endif()
+# Bad numbers are refused before any work, naming the flag (issue 14: --test-batch 0 divided by zero).
+foreach(bad "--test-batch;0" "--test-batch;-1" "--batch;0" "--epochs;4294967297" "--limit;-5"
+            "--workers;-1" "--skip-corrupt;2" "--test-batch;99999999999999999999" "--mean;inf")
+  list(GET bad 0 flag)
+  execute_process(COMMAND ${EVAL} --data ${WORK}/folder ${bad} OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE rc)
+  if(NOT rc EQUAL 1 OR NOT err MATCHES "error: ${flag} expects a" OR out MATCHES "accuracy")
+    message(FATAL_ERROR "resnet_eval ${bad}: expected exit 1 naming ${flag}, got ${rc}:\n${out}\n${err}")
+  endif()
+endforeach()
+foreach(bad "--test-batch;0" "--max-trials;2147483648" "--trials;-1")
+  list(GET bad 0 flag)
+  execute_process(COMMAND ${STUDY} --data ${WORK}/folder --storage sqlite:///${WORK}/bad.sqlite3 ${bad}
+                  OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE rc)
+  if(NOT rc EQUAL 1 OR NOT err MATCHES "error: ${flag} expects a" OR EXISTS ${WORK}/bad.sqlite3)
+    message(FATAL_ERROR "resnet_study ${bad}: expected exit 1 naming ${flag} and no study file, got ${rc}:\n${out}\n${err}")
+  endif()
+endforeach()
+# A predictions file that cannot be written in full (a full disk) is an error, not a silent success.
+if(EXISTS /dev/full)
+  execute_process(COMMAND ${EVAL} --data ${WORK}/folder --threads 2 --device cpu --predictions /dev/full
+                  OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE rc)
+  if(NOT rc EQUAL 1 OR NOT err MATCHES "could not write all of the predictions to '/dev/full'")
+    message(FATAL_ERROR "resnet_eval --predictions /dev/full: expected exit 1, got ${rc}:\n${out}\n${err}")
+  endif()
+endif()
+# A file name with quotes and commas stays one CSV field (RFC 4180: inner quotes doubled).
+file(GLOB one_png ${IMAGES}/*.png)
+list(GET one_png 0 one_png)
+file(MAKE_DIRECTORY ${WORK}/quoted/only)
+file(COPY_FILE ${one_png} "${WORK}/quoted/only/q\",=1+2,\".png")
+execute_process(COMMAND ${EVAL} --data ${WORK}/quoted --threads 2 --device cpu --predictions ${WORK}/quoted.csv
+                OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE rc)
+file(READ ${WORK}/quoted.csv csv)
+if(NOT rc EQUAL 0 OR NOT csv MATCHES "\n\"[^\n]*/only/q\"\",=1\\+2,\"\"\\.png\",0,0,")
+  message(FATAL_ERROR "the quoted file name was not escaped (${rc}):\n${csv}\n${err}")
+endif()
 message(STATUS "resnet_eval: ${i} images, predictions written; resnet_study: 3 trials and a contour")

@@ -16,6 +16,18 @@ expect_error("malformed storage URL" "postgres://x.*sqlite:///" --storage postgr
 file(WRITE ${WORK}/not-a-study.sqlite3 "this is not a database\n")
 expect_error("a file that is no study database" "not-a-study.sqlite3" --storage sqlite:///${WORK}/not-a-study.sqlite3 --trials 1)
 expect_error("a study that must exist" "nope" --storage sqlite:///${WORK}/s.sqlite3 --study-name nope --resume-only 1 --trials 1)
+if(EXISTS ${WORK}/s.sqlite3)
+  message(FATAL_ERROR "--resume-only 1 created the missing database ${WORK}/s.sqlite3")
+endif()
+# Numbers out of their flag's range are refused before any work, naming the flag (issue 14).
+expect_error("an infinite heartbeat" "--heartbeat expects" --storage sqlite:///${WORK}/h.sqlite3 --heartbeat inf --trials 1)
+expect_error("a heartbeat past 1e8 s" "--heartbeat expects seconds" --storage sqlite:///${WORK}/h.sqlite3 --heartbeat 1e10 --trials 1)
+expect_error("max-trials past int" "--max-trials expects a whole number from 0 to 2147483647" --storage sqlite:///${WORK}/h.sqlite3 --max-trials 2147483648 --trials 1)
+expect_error("epochs past int" "--epochs expects a whole number from 1 to 2147483647" --storage sqlite:///${WORK}/h.sqlite3 --epochs 4294967297 --trials 1)
+expect_error("resume-only not 0 or 1" "--resume-only expects a whole number from 0 to 1" --storage sqlite:///${WORK}/h.sqlite3 --resume-only 2 --trials 1)
+if(EXISTS ${WORK}/h.sqlite3)
+  message(FATAL_ERROR "a refused flag still created the study database ${WORK}/h.sqlite3")
+endif()
 expect_error("unknown sampler" "cmaes" --storage sqlite:///${WORK}/s.sqlite3 --sampler cmaes --trials 1)
 expect_error("missing data" "does not exist" --data ${WORK}/no-data --storage :memory: --trials 1)
 # A study with trials, then a bad request: the stored trials are still there afterwards.

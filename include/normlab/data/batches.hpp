@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <stdexcept>
+#include <string>
 #include <vector>
 #include <range/v3/view/iota.hpp>
 #include <range/v3/view/transform.hpp>
@@ -22,7 +24,11 @@ struct BatchRange {
 };
 
 /// The batches of an epoch over n samples, the last one short (drop_last=False).
+/// Throws std::invalid_argument for a batch size < 1 (it would divide by zero) or n < 0.
 inline auto batch_ranges(int64_t n, int64_t batch_size) {
+  if (batch_size < 1 || n < 0)
+    throw std::invalid_argument("normlab::data::batch_ranges: batch size " + std::to_string(batch_size) +
+                                " over " + std::to_string(n) + " samples (the batch size must be >= 1)");
   const int64_t count = (n + batch_size - 1) / batch_size;
   return ranges::views::iota(int64_t{0}, count) |
          ranges::views::transform([n, batch_size](int64_t i) {

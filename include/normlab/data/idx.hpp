@@ -5,7 +5,9 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <cstdint>
+#include <cstdio>
 #include <filesystem>
 #include <memory>
 #include <stdexcept>
@@ -92,12 +94,35 @@ inline torch::Tensor read_idx(const std::filesystem::path& path, int expected_di
 
   std::vector<int64_t> dims(magic[3]);
   int64_t count = 1;
+  bool overflow = false;
   for (auto& d : dims) {
     unsigned char be[4];
     if (detail::read_some(file.get(), be, 4, name) != 4)
       throw DataError("normlab: IDX file '" + name + "' is truncated inside its header");
     d = (int64_t{be[0]} << 24) | (int64_t{be[1]} << 16) | (int64_t{be[2]} << 8) | int64_t{be[3]};
-    count *= d;
+    if (__builtin_mul_overflow(count, d, &count)) overflow = true;  // four 32-bit sizes can pass 2^63
+  }
+  // The header's promise, checked against what the file can hold before anything is allocated:
+  // raw bytes one for one, gzip at most 1032 to 1 (deflate's best ratio).
+  std::error_code size_error;
+  const auto file_size = static_cast<int64_t>(std::filesystem::file_size(path, size_error));
+  const bool gzip = gzdirect(file.get()) == 0;
+  const int64_t header = 4 + 4 * static_cast<int64_t>(dims.size());
+  int64_t can_hold = 0;
+  if (!size_error) {
+    if (gzip) {
+      if (__builtin_mul_overflow(file_size, int64_t{1032}, &can_hold)) can_hold = INT64_MAX;
+    } else {
+      can_hold = std::max<int64_t>(0, file_size - header);
+    }
+  }
+  if (overflow || (!size_error && count > can_hold)) {
+    std::string shape;
+    for (std::size_t i = 0; i < dims.size(); ++i) shape += (i ? " x " : "") + std::to_string(dims[i]);
+    throw DataError("normlab: IDX file '" + name + "' is truncated or corrupt: its header announces " + shape +
+                    (overflow ? " bytes (more than 2^63)" : " = " + std::to_string(count) + " bytes") +
+                    " of data, more than its " + std::to_string(file_size) + " bytes" +
+                    (gzip ? " of gzip data can hold" : " can hold"));
   }
 
   auto tensor = torch::empty(dims, torch::kUInt8);

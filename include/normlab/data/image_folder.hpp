@@ -8,7 +8,11 @@
 // string order of their paths and the files of each in sorted order; a file is an image when its
 // lower-cased name ends with one of IMG_EXTENSIONS. Names sort by their bytes, which for UTF-8 is
 // Python's code-point order. A class without any image is an error, as in torchvision.
-// One difference: a symlink cycle is walked once (os.walk would loop until the OS refuses).
+// Differences, for folders from elsewhere: each folder is walked once, however many symlinks lead
+// to it (os.walk would loop on a cycle until the OS refuses, and walk a DAG of links exponentially),
+// by the first path in sorted order; a symlink to the image folder or to a folder above it (such as
+// `/`) is not followed, as it could only lead back in or out to unrelated files; and only regular
+// files are samples (a FIFO named b.png would block its reader forever).
 //
 // ImageBatchLoader is DataLoader(ImageFolder(root, transform), batch_size, num_workers=W) for the
 // notebook's transforms, in sample order (no shuffling), yielding uint8 batches; see its comment.
@@ -119,44 +123,60 @@ class ImageFolder {
                       "' (ImageFolder expects root/<class>/<images>)");
   }
 
-  /// os.walk(top, followlinks=True): every folder reached (following symlinks), with its
-  /// non-folder entries. Unreadable folders are skipped, as os.walk does without onerror.
+  /// os.walk(top, followlinks=True): every folder reached (following symlinks), with its regular
+  /// files. Unreadable folders are skipped, as os.walk does without onerror. `visited` holds the
+  /// (device, inode) of every folder walked or not to be walked (the image folder and those above).
   static void walk(const std::string& top, std::vector<std::pair<std::string, std::vector<std::string>>>& out,
-                   std::set<std::pair<dev_t, ino_t>>& on_path) {
+                   std::set<std::pair<dev_t, ino_t>>& visited) {
     struct stat st {};
     if (::stat(top.c_str(), &st) != 0) return;
-    const auto id = std::make_pair(st.st_dev, st.st_ino);
-    if (on_path.count(id)) return;  // a symlink cycle
+    if (!visited.insert({st.st_dev, st.st_ino}).second) return;  // walked already, or above the root
     std::error_code ec;
     std::filesystem::directory_iterator it(top, ec), end;
     if (ec) return;
     std::vector<std::string> files, dirs;
     for (; it != end; it.increment(ec)) {
       if (ec) break;
-      std::error_code dir_ec;
+      std::error_code type_ec;
       auto name = it->path().filename().string();
-      if (it->is_directory(dir_ec))
+      const auto type = it->status(type_ec).type();  // follows symlinks
+      if (type == std::filesystem::file_type::directory)
         dirs.push_back(std::move(name));
-      else
+      else if (type == std::filesystem::file_type::regular)
         files.push_back(std::move(name));
     }
     out.emplace_back(top, std::move(files));
-    on_path.insert(id);
-    for (const auto& d : dirs) walk(top + "/" + d, out, on_path);
-    on_path.erase(id);
+    std::sort(dirs.begin(), dirs.end());  // the first path to a folder reached twice is kept
+    for (const auto& d : dirs) walk(top + "/" + d, out, visited);
+  }
+
+  /// (device, inode) of the image folder and of every folder above it, up to `/`.
+  std::set<std::pair<dev_t, ino_t>> root_and_above() const {
+    std::set<std::pair<dev_t, ino_t>> ids;
+    std::error_code ec;
+    auto dir = std::filesystem::canonical(root_, ec);
+    if (ec) return ids;
+    while (true) {
+      struct stat st {};
+      if (::stat(dir.c_str(), &st) == 0) ids.insert({st.st_dev, st.st_ino});
+      if (dir == dir.root_path() || !dir.has_parent_path() || dir.parent_path() == dir) break;
+      dir = dir.parent_path();
+    }
+    return ids;
   }
 
   void make_dataset() {
     std::string base = root_.string();
     while (base.size() > 1 && base.back() == '/') base.pop_back();  // os.path.join adds no second '/'
     std::vector<std::string> empty;
+    const auto above = root_and_above();
     for (std::size_t c = 0; c < classes_.size(); ++c) {
       const std::string class_dir = base + "/" + classes_[c];
       std::error_code ec;
       if (!std::filesystem::is_directory(class_dir, ec)) continue;
       std::vector<std::pair<std::string, std::vector<std::string>>> folders;
-      std::set<std::pair<dev_t, ino_t>> on_path;
-      walk(class_dir, folders, on_path);
+      auto visited = above;  // per class: a link into another class's folder still counts there
+      walk(class_dir, folders, visited);
       std::sort(folders.begin(), folders.end(),
                 [](const auto& a, const auto& b) { return a.first < b.first; });
       bool found = false;
@@ -223,6 +243,9 @@ struct ImageLoaderOptions {
   TORCH_ARG(int64_t, limit) = 0;
   TORCH_ARG(bool, skip_corrupt) = false;
   TORCH_ARG(std::vector<int64_t>, order) = {};
+  /// Images above twice this many pixels are refused from their header, as Pillow's
+  /// DecompressionBombError (default: Pillow's Image.MAX_IMAGE_PIXELS); <= 0: no limit.
+  TORCH_ARG(int64_t, max_pixels) = image::kMaxImagePixels;
 };
 
 /**
@@ -358,7 +381,7 @@ class ImageBatchLoader {
   /// Reads, decodes and transforms one sample into `out`; the error, if any, is returned.
   std::exception_ptr load_one(int64_t i, uint8_t* out, image::Image& img, std::vector<uint8_t>& bytes) const {
     try {
-      image::decode_image(samples_[static_cast<std::size_t>(i)].path, img, bytes);
+      image::decode_image(samples_[static_cast<std::size_t>(i)].path, img, bytes, options_.max_pixels());
       transform_.into(img, out);
       return nullptr;
     } catch (...) {

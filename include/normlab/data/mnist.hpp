@@ -55,7 +55,18 @@ inline TrainTest read_mnist_like(const std::filesystem::path& root, const std::s
   auto half = [&](const std::string& prefix) {
     const auto images = find_idx(root, folder, prefix + "-images-idx3-ubyte");
     const auto labels = find_idx(root, folder, prefix + "-labels-idx1-ubyte");
-    return read_idx_pair(images, labels);
+    auto pair = read_idx_pair(images, labels);
+    // What LeNet and the loss assume, said here with the file's name rather than by LibTorch later.
+    if (pair.images.size(2) != 28 || pair.images.size(3) != 28)
+      throw DataError("normlab: '" + images.string() + "' holds " + std::to_string(pair.images.size(2)) + "x" +
+                      std::to_string(pair.images.size(3)) + " images; MNIST-like sets are 28x28");
+    if (pair.labels.numel() > 0) {
+      const auto top = pair.labels.max().item<int64_t>();
+      if (top >= 10)
+        throw DataError("normlab: '" + labels.string() + "' holds the label " + std::to_string(top) +
+                        "; MNIST-like sets have the 10 classes 0..9");
+    }
+    return pair;
   };
   return {half("train"), half("t10k"), 10};
 }

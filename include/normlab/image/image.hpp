@@ -19,18 +19,33 @@
 //
 // Every failure throws ImageError whose message names the file: missing, unreadable, empty,
 // truncated, corrupt, or a format other than JPEG/PNG (recognised by content, not by extension).
+//
+// Files from elsewhere: as Pillow, an image of more than twice kMaxImagePixels (Pillow's
+// Image.MAX_IMAGE_PIXELS) is refused as a decompression bomb from its header, before its pixels
+// are allocated, and one above kMaxImagePixels is warned about once; the `max_pixels` arguments
+// raise or (<= 0) lift the limit. decode_image(path) reads only regular files, and checks the
+// format from the first bytes before reading the rest.
 
-#include <jpeglib.h>  // after <cstdio>: it needs FILE
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>     // before jpeglib.h, which needs FILE
+#include <jpeglib.h>
 #include <png.h>
+#include <zlib.h>
 
 #include <algorithm>
 #include <array>
+#include <atomic>
+#include <cerrno>
 #include <csetjmp>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -83,7 +98,33 @@ inline ImageFormat sniff_format(std::span<const uint8_t> bytes) noexcept {
   return ImageFormat::Unknown;
 }
 
+/// Pillow's Image.MAX_IMAGE_PIXELS (1024 * 1024 * 1024 // 4 // 3): above it a warning, above
+/// twice it an error (DecompressionBombWarning / DecompressionBombError).
+inline constexpr int64_t kMaxImagePixels = 89'478'485;
+
 namespace detail {
+
+/// Why a width x height image is refused under max_pixels ("" when it is not); warns once per
+/// process above max_pixels, as Python shows a warning once. max_pixels <= 0: no limit.
+inline std::string pixel_limit(uint64_t width, uint64_t height, int64_t max_pixels) {
+  if (max_pixels <= 0) return {};
+  const uint64_t pixels = width * height;  // each < 2^32: no overflow
+  const auto limit = static_cast<uint64_t>(max_pixels);
+  if (pixels > 2 * limit) {
+    char text[256];
+    std::snprintf(text, sizeof text,
+                  "%llux%llu = %llu pixels, more than twice the limit of %llu: a decompression bomb? "
+                  "(raise max_pixels, Pillow's Image.MAX_IMAGE_PIXELS, if you trust the file)",
+                  static_cast<unsigned long long>(width), static_cast<unsigned long long>(height),
+                  static_cast<unsigned long long>(pixels), static_cast<unsigned long long>(limit));
+    return text;
+  }
+  static std::atomic<bool> warned{false};
+  if (pixels > limit && !warned.exchange(true))
+    std::cerr << "normlab: warning: an image of " << pixels << " pixels exceeds the limit of " << limit
+              << " pixels (Pillow's DecompressionBombWarning); twice that is refused\n";
+  return {};
+}
 
 // ---- JPEG --------------------------------------------------------------------------------------
 // libjpeg reports errors through callbacks; they longjmp back to decode_jpeg, in whose frame every
@@ -147,7 +188,7 @@ struct JpegDestroyer {
 };
 
 /// Decodes into `out`; returns an empty string on success, else why it failed.
-inline std::string decode_jpeg(std::span<const uint8_t> bytes, Image& out) {
+inline std::string decode_jpeg(std::span<const uint8_t> bytes, Image& out, int64_t max_pixels = kMaxImagePixels) {
   jpeg_decompress_struct cinfo;
   JpegContext ctx;
   std::memset(&ctx, 0, sizeof ctx);
@@ -174,6 +215,13 @@ inline std::string decode_jpeg(std::span<const uint8_t> bytes, Image& out) {
   cinfo.src = &ctx.src;
 
   jpeg_read_header(&cinfo, TRUE);
+  {
+    const auto bomb = pixel_limit(cinfo.image_width, cinfo.image_height, max_pixels);
+    if (!bomb.empty()) {
+      std::snprintf(ctx.message, sizeof ctx.message, "%s", bomb.c_str());
+      return ctx.message;
+    }
+  }
   const int components = cinfo.num_components;
   if (components == 1) {
     cinfo.out_color_space = JCS_GRAYSCALE;
@@ -250,7 +298,28 @@ struct PngDestroyer {
 };
 
 /// Decodes into `out`; returns an empty string on success, else why it failed.
-inline std::string decode_png(std::span<const uint8_t> bytes, Image& out) {
+/// Pillow's PngImageFile._open checks the CRC of every chunk before the first IDAT and refuses the
+/// file on a mismatch ("broken PNG file (bad header checksum in b'IHDR')"); libpng, told to ignore
+/// CRCs as Pillow does for the image data, would not. Returns why, or "".
+inline std::string png_header_crc_error(std::span<const uint8_t> bytes) {
+  std::size_t at = 8;
+  while (at + 12 <= bytes.size()) {
+    const uint32_t length = (uint32_t{bytes[at]} << 24) | (uint32_t{bytes[at + 1]} << 16) |
+                            (uint32_t{bytes[at + 2]} << 8) | bytes[at + 3];
+    const std::string type(reinterpret_cast<const char*>(bytes.data() + at + 4), 4);
+    if (type == "IDAT") return {};
+    if (length > bytes.size() - at - 12) return {};  // truncated: libpng says so
+    const uint8_t* p = bytes.data() + at + 8 + length;
+    const uint32_t stored = (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
+    const auto computed = crc32(crc32(0, nullptr, 0), bytes.data() + at + 4, length + 4);
+    if (computed != stored) return "broken PNG file (bad header checksum in " + type + ")";
+    at += 12 + std::size_t{length};
+  }
+  return {};
+}
+
+inline std::string decode_png(std::span<const uint8_t> bytes, Image& out, int64_t max_pixels = kMaxImagePixels) {
+  if (auto why = png_header_crc_error(bytes); !why.empty()) return why;
   PngContext ctx{bytes, 0, {}};
   PngDestroyer guard;
   std::vector<uint8_t> raw;                    // the decoded rows before conversion to RGB
@@ -266,7 +335,8 @@ inline std::string decode_png(std::span<const uint8_t> bytes, Image& out) {
 
   png_set_read_fn(guard.png, &ctx, normlab_png_read);
   // Pillow never checks the CRCs of image data chunks nor zlib's Adler-32, and stops reading once
-  // it has every row (no IEND needed): so does this decoder.
+  // it has every row (no IEND needed): so does this decoder. (The chunks before the image data
+  // are checked above, as Pillow checks them.)
   png_set_crc_action(guard.png, PNG_CRC_QUIET_USE, PNG_CRC_DEFAULT);
 #ifdef PNG_IGNORE_ADLER32
   png_set_option(guard.png, PNG_IGNORE_ADLER32, PNG_OPTION_ON);
@@ -275,6 +345,13 @@ inline std::string decode_png(std::span<const uint8_t> bytes, Image& out) {
   png_uint_32 w = 0, h = 0;
   int depth = 0, type = 0, interlace = 0;
   png_get_IHDR(guard.png, guard.info, &w, &h, &depth, &type, &interlace, nullptr, nullptr);
+  {
+    const auto bomb = pixel_limit(w, h, max_pixels);
+    if (!bomb.empty()) {
+      std::snprintf(ctx.message, sizeof ctx.message, "%s", bomb.c_str());
+      return ctx.message;
+    }
+  }
   if (depth < 8) png_set_packing(guard.png);  // one byte per sample, values unscaled
   png_set_interlace_handling(guard.png);
   png_read_update_info(guard.png, guard.info);
@@ -350,41 +427,75 @@ inline std::string decode_png(std::span<const uint8_t> bytes, Image& out) {
 
 }  // namespace detail
 
-/// Reads a whole file into `bytes` (reusing its capacity).
-inline void read_file(const std::filesystem::path& path, std::vector<uint8_t>& bytes) {
-  std::error_code ec;
-  if (std::filesystem::is_directory(path, ec))
-    throw ImageError("normlab: image '" + path.string() + "' is a folder, not a file");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    const bool exists = std::filesystem::exists(path, ec);
-    throw ImageError("normlab: cannot open image '" + path.string() + "'" +
-                     (exists ? " (permission denied or not a file)" : ": it does not exist"));
+namespace detail {
+
+/// Opens `path` for reading if it is a regular file (after symlinks). O_NONBLOCK first, so that a
+/// FIFO named like an image fails here instead of blocking until a writer comes; regular files
+/// ignore the flag, which is cleared anyway.
+inline int open_regular_file(const std::filesystem::path& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) {
+    const int err = errno;
+    if (err == ENOENT) throw ImageError("normlab: cannot open image '" + path.string() + "': it does not exist");
+    throw ImageError("normlab: cannot open image '" + path.string() + "': " + std::strerror(err));
   }
-  in.seekg(0, std::ios::end);
-  const auto size = static_cast<std::streamoff>(in.tellg());
-  if (size < 0) throw ImageError("normlab: cannot read image '" + path.string() + "'");
-  in.seekg(0, std::ios::beg);
-  bytes.resize(static_cast<std::size_t>(size));
-  if (size > 0 && !in.read(reinterpret_cast<char*>(bytes.data()), size))
-    throw ImageError("normlab: cannot read image '" + path.string() + "'");
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    throw ImageError("normlab: image '" + path.string() + "' is " +
+                     (S_ISDIR(st.st_mode) ? "a folder, not a file" : "not a regular file (a FIFO, socket or device)"));
+  }
+  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+  return fd;
+}
+
+struct FdCloser {
+  int fd;
+  ~FdCloser() { ::close(fd); }
+};
+
+/// Reads up to n bytes at `at` into `out`; returns how many (fewer only at the end of the file).
+inline std::size_t read_at(int fd, uint8_t* out, std::size_t n, const std::filesystem::path& path) {
+  std::size_t done = 0;
+  while (done < n) {
+    const auto got = ::read(fd, out + done, n - done);
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) throw ImageError("normlab: cannot read image '" + path.string() + "': " + std::strerror(errno));
+    if (got == 0) break;
+    done += static_cast<std::size_t>(got);
+  }
+  return done;
+}
+
+}  // namespace detail
+
+/// Reads a whole regular file into `bytes` (reusing its capacity).
+inline void read_file(const std::filesystem::path& path, std::vector<uint8_t>& bytes) {
+  detail::FdCloser file{detail::open_regular_file(path)};
+  struct stat st {};
+  ::fstat(file.fd, &st);
+  bytes.resize(static_cast<std::size_t>(st.st_size));
+  bytes.resize(detail::read_at(file.fd, bytes.data(), bytes.size(), path));
 }
 
 /**
  * Decodes an in-memory JPEG or PNG file into `out` (its storage is reused).
  * @param bytes the whole file
  * @param name  the file's name, for error messages
+ * @param max_pixels images above twice this are refused from their header (default: Pillow's
+ *        kMaxImagePixels); <= 0: no limit
  */
-inline void decode_image(std::span<const uint8_t> bytes, Image& out, const std::string& name) {
+inline void decode_image(std::span<const uint8_t> bytes, Image& out, const std::string& name,
+                         int64_t max_pixels = kMaxImagePixels) {
   if (bytes.empty()) throw ImageError("normlab: image '" + name + "' is empty");
   std::string why;
   switch (sniff_format(bytes)) {
     case ImageFormat::Jpeg:
-      why = detail::decode_jpeg(bytes, out);
+      why = detail::decode_jpeg(bytes, out, max_pixels);
       if (!why.empty()) throw ImageError("normlab: cannot decode JPEG image '" + name + "': " + why);
       return;
     case ImageFormat::Png:
-      why = detail::decode_png(bytes, out);
+      why = detail::decode_png(bytes, out, max_pixels);
       if (!why.empty()) throw ImageError("normlab: cannot decode PNG image '" + name + "': " + why);
       return;
     case ImageFormat::Unknown:
@@ -394,17 +505,32 @@ inline void decode_image(std::span<const uint8_t> bytes, Image& out, const std::
                    "' is neither a JPEG nor a PNG file (the only formats normlab decodes)");
 }
 
-/// Decodes the JPEG or PNG file at `path` into `out`, reusing `buffer` for the file's bytes.
-inline void decode_image(const std::filesystem::path& path, Image& out, std::vector<uint8_t>& buffer) {
-  read_file(path, buffer);
-  decode_image(std::span<const uint8_t>(buffer), out, path.string());
+/// Decodes the JPEG or PNG file at `path` into `out`, reusing `buffer` for the file's bytes. The
+/// format is checked from the first bytes before the rest is read (a large file that is no image
+/// costs nothing).
+inline void decode_image(const std::filesystem::path& path, Image& out, std::vector<uint8_t>& buffer,
+                         int64_t max_pixels = kMaxImagePixels) {
+  detail::FdCloser file{detail::open_regular_file(path)};
+  struct stat st {};
+  ::fstat(file.fd, &st);
+  const auto size = static_cast<std::size_t>(st.st_size);
+  buffer.resize(std::min<std::size_t>(size, 16));
+  buffer.resize(detail::read_at(file.fd, buffer.data(), buffer.size(), path));
+  if (buffer.empty()) throw ImageError("normlab: image '" + path.string() + "' is empty");
+  if (sniff_format(buffer) == ImageFormat::Unknown)
+    throw ImageError("normlab: image '" + path.string() +
+                     "' is neither a JPEG nor a PNG file (the only formats normlab decodes)");
+  const std::size_t head = buffer.size();
+  buffer.resize(std::max(size, head));
+  buffer.resize(head + detail::read_at(file.fd, buffer.data() + head, buffer.size() - head, path));
+  decode_image(std::span<const uint8_t>(buffer), out, path.string(), max_pixels);
 }
 
 /// Decodes the JPEG or PNG file at `path`: `PIL.Image.open(path).convert("RGB")`.
-inline Image decode_image(const std::filesystem::path& path) {
+inline Image decode_image(const std::filesystem::path& path, int64_t max_pixels = kMaxImagePixels) {
   Image out;
   std::vector<uint8_t> buffer;
-  decode_image(path, out, buffer);
+  decode_image(path, out, buffer, max_pixels);
   return out;
 }
 

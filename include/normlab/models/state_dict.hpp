@@ -56,6 +56,34 @@ namespace detail::pickle {
 struct Value;
 using ValuePtr = std::shared_ptr<Value>;
 
+/// How far a hostile data.pkl may go before it is refused. torch.save's own files stay far below:
+/// a state_dict nests 5 deep, and Python's pickler batches SETITEMS by 1000, so its stack stays
+/// near 2000 entries whatever the model's size.
+struct Limits {
+  /// Containers inside containers; Python itself cannot pickle deeper than its recursion limit (1000).
+  std::size_t max_depth = 1000;
+  /// Entries on the unpickler's stack, and open MARKs: 100,000 live objects are ~20 MB.
+  std::size_t max_stack = 100'000;
+  /// Objects made in all (a state_dict needs about 20 per tensor): bounds memory, ~200 B each,
+  /// where a compressed data.pkl would otherwise unpack to millions of empty lists.
+  std::size_t max_objects = 5'000'000;
+};
+
+/// A tensor as data.pkl describes it: a view (offset, sizes, strides, in elements) of a storage
+/// named by its key. Nothing is read from the archive until the file is materialised, so a file
+/// that does not fit a module is refused from this description alone.
+struct StoredTensor {
+  std::string storage;
+  int64_t offset = 0;
+  std::vector<int64_t> sizes, strides;
+};
+
+/// A storage's description in data.pkl: its element type and its number of elements.
+struct StorageInfo {
+  torch::ScalarType dtype;
+  int64_t numel;
+};
+
 /// One unpickled object. Only what a state_dict holds: scalars, strings, containers, globals
 /// (as "module.name"), storages and tensors.
 struct Value {
@@ -64,11 +92,12 @@ struct Value {
   bool boolean = false;
   int64_t integer = 0;
   double real = 0;
-  std::string text;                                   ///< String, Bytes, Global ("module.name")
+  std::string text;                                   ///< String, Bytes, Global ("module.name"), Storage (key)
   std::vector<ValuePtr> items;                        ///< Tuple, List
   std::vector<std::pair<ValuePtr, ValuePtr>> entries; ///< Dict (OrderedDict), in insertion order
   ValuePtr state;                                     ///< Dict: what BUILD set (OrderedDict's __dict__)
-  torch::Tensor tensor;                               ///< Storage (1-D) or Tensor
+  StoredTensor stored;                                ///< Tensor
+  std::size_t depth = 1;                              ///< 1 + the deepest container inside (as recorded)
 
   static ValuePtr make(Kind k) {
     auto v = std::make_shared<Value>();
@@ -132,15 +161,70 @@ inline std::string storage_class(torch::ScalarType t) {
   }
 }
 
+/// a + b and a * b, or false where int64 would overflow (a hostile file's sizes wrap otherwise).
+inline bool add_ok(int64_t a, int64_t b, int64_t& out) { return !__builtin_add_overflow(a, b, &out); }
+inline bool mul_ok(int64_t a, int64_t b, int64_t& out) { return !__builtin_mul_overflow(a, b, &out); }
+
+/// Why a view (offset, sizes, strides) does not lie inside a storage of `storage_numel` elements,
+/// or "" when it does: offset <= storage_numel and, unless the view is empty, every element it
+/// can reach, offset + sum((size - 1) * stride), is below storage_numel. Overflow-checked.
+inline std::string view_outside_storage(int64_t offset, const std::vector<int64_t>& sizes,
+                                        const std::vector<int64_t>& strides, int64_t storage_numel) {
+  if (sizes.size() != strides.size()) return "size and stride of different lengths";
+  if (offset < 0) return "negative storage offset " + std::to_string(offset);
+  if (offset > storage_numel)
+    return "storage offset " + std::to_string(offset) + " past the end of its storage (" +
+           std::to_string(storage_numel) + " elements)";
+  int64_t numel = 1, last = offset;
+  bool overflow = false;
+  for (std::size_t d = 0; d < sizes.size(); ++d) {
+    if (sizes[d] < 0 || strides[d] < 0) return "negative size or stride";
+    if (!mul_ok(numel, sizes[d], numel)) overflow = true;
+  }
+  if (!overflow && numel == 0) return "";
+  if (overflow) return "a tensor of more elements than int64 holds";
+  for (std::size_t d = 0; d < sizes.size(); ++d) {
+    int64_t reach = 0;
+    if (!mul_ok(sizes[d] - 1, strides[d], reach) || !add_ok(last, reach, last))
+      return "a tensor reaches past the end of its storage (" + std::to_string(storage_numel) +
+             " elements; its last element's index overflows int64)";
+  }
+  if (last >= storage_numel)
+    return "a tensor reaches past the end of its storage (" + std::to_string(storage_numel) +
+           " elements; its last element would be number " + std::to_string(last) + ")";
+  return "";
+}
+
 /// The unpickler: a stack machine over data.pkl's bytes (pickle protocols 2 to 5, the subset that
-/// torch.save writes for a state_dict). `load_storage(key, dtype, numel)` returns the 1-D tensor of
-/// data/<key>; each key is loaded once, so views keep sharing it.
+/// torch.save writes for a state_dict). It reads no storage: tensors come out as StoredTensor
+/// descriptions, already checked to lie inside their storage's declared size, and storages() says
+/// what each key holds. Bounded by Limits: stack, MARKs and nesting depth; nothing recurses.
 class Unpickler {
  public:
-  using StorageLoader = std::function<torch::Tensor(const std::string&, torch::ScalarType, int64_t)>;
+  Unpickler(const char* data, std::size_t size, Limits limits = {})
+      : data_(data), size_(size), limits_(limits) {}
+  Unpickler(const Unpickler&) = delete;
+  Unpickler& operator=(const Unpickler&) = delete;
 
-  Unpickler(const char* data, std::size_t size, StorageLoader load_storage)
-      : data_(data), size_(size), load_storage_(std::move(load_storage)) {}
+  /// Empties every container this unpickler made, so that a hostile pickle's reference cycles
+  /// (a list appended to itself through the memo) are freed and a deep chain is freed without
+  /// recursion. The values run() returned are emptied too: copy what you need first.
+  ~Unpickler() {
+    std::vector<ValuePtr> children;
+    for (auto& c : containers_) {
+      for (auto& i : c->items) children.push_back(std::move(i));
+      for (auto& [k, v] : c->entries) {
+        children.push_back(std::move(k));
+        children.push_back(std::move(v));
+      }
+      if (c->state) children.push_back(std::move(c->state));
+      c->items.clear();
+      c->entries.clear();
+    }
+  }
+
+  /// The storages data.pkl named: key -> (dtype, number of elements), as first declared.
+  const std::map<std::string, StorageInfo>& storages() const { return storages_; }
 
   ValuePtr run() {
     while (true) {
@@ -148,9 +232,12 @@ class Unpickler {
       switch (op) {
         case 0x80: byte(); break;                         // PROTO
         case 0x95: bytes(8); break;                       // FRAME (protocol 4): ignore
-        case '(': marks_.push_back(stack_.size()); break; // MARK
+        case '(':                                         // MARK
+          if (marks_.size() >= limits_.max_stack) fail(too_many("open MARKs"));
+          marks_.push_back(stack_.size());
+          break;
         case '.': return pop();                           // STOP
-        case 'N': push(Value::make(Value::Kind::None)); break;
+        case 'N': push(make(Value::Kind::None)); break;
         case 0x88: push(boolean(true)); break;            // NEWTRUE
         case 0x89: push(boolean(false)); break;           // NEWFALSE
         case 'J': push(integer(static_cast<int32_t>(le(4)))); break;  // BININT
@@ -165,9 +252,9 @@ class Unpickler {
         case 'U': push(string(Value::Kind::String, le(1))); break;    // SHORT_BINSTRING
         case 'B': push(string(Value::Kind::Bytes, le(4))); break;     // BINBYTES
         case 'C': push(string(Value::Kind::Bytes, le(1))); break;     // SHORT_BINBYTES
-        case '}': push(Value::make(Value::Kind::Dict)); break;        // EMPTY_DICT
-        case ']': push(Value::make(Value::Kind::List)); break;        // EMPTY_LIST
-        case ')': push(Value::make(Value::Kind::Tuple)); break;       // EMPTY_TUPLE
+        case '}': push(container(Value::Kind::Dict)); break;          // EMPTY_DICT
+        case ']': push(container(Value::Kind::List)); break;          // EMPTY_LIST
+        case ')': push(container(Value::Kind::Tuple)); break;         // EMPTY_TUPLE
         case 't': push(sequence(Value::Kind::Tuple, pop_mark())); break;  // TUPLE
         case 'l': push(sequence(Value::Kind::List, pop_mark())); break;   // LIST
         case 0x85: push(sequence(Value::Kind::Tuple, pop_n(1))); break;   // TUPLE1
@@ -175,26 +262,33 @@ class Unpickler {
         case 0x87: push(sequence(Value::Kind::Tuple, pop_n(3))); break;   // TUPLE3
         case 'a': {                                                       // APPEND
           auto v = pop();
-          expect(top(), Value::Kind::List, "APPEND")->items.push_back(v);
+          auto list = expect(top(), Value::Kind::List, "APPEND");
+          contain(*list, *v);
+          list->items.push_back(v);
           break;
         }
         case 'e': {                                                       // APPENDS
           auto items = pop_mark();
-          auto& list = expect(top(), Value::Kind::List, "APPENDS")->items;
-          list.insert(list.end(), items.begin(), items.end());
+          auto target = expect(top(), Value::Kind::List, "APPENDS");
+          for (const auto& i : items) contain(*target, *i);
+          target->items.insert(target->items.end(), items.begin(), items.end());
           break;
         }
         case 's': {                                                       // SETITEM
           auto v = pop();
           auto k = pop();
-          expect(top(), Value::Kind::Dict, "SETITEM")->entries.emplace_back(k, v);
+          auto dict = expect(top(), Value::Kind::Dict, "SETITEM");
+          contain(*dict, *k);
+          contain(*dict, *v);
+          dict->entries.emplace_back(k, v);
           break;
         }
         case 'u': {                                                       // SETITEMS
           auto kv = pop_mark();
           if (kv.size() % 2) fail("SETITEMS with an odd number of items");
-          auto& dict = expect(top(), Value::Kind::Dict, "SETITEMS")->entries;
-          for (std::size_t i = 0; i < kv.size(); i += 2) dict.emplace_back(kv[i], kv[i + 1]);
+          auto dict = expect(top(), Value::Kind::Dict, "SETITEMS");
+          for (const auto& i : kv) contain(*dict, *i);
+          for (std::size_t i = 0; i < kv.size(); i += 2) dict->entries.emplace_back(kv[i], kv[i + 1]);
           break;
         }
         case 'c': {                                                       // GLOBAL
@@ -230,7 +324,10 @@ class Unpickler {
         case 'b': {                                             // BUILD
           auto state = pop();
           auto& target = top();
-          if (target->kind == Value::Kind::Dict) target->state = state;  // OrderedDict._metadata
+          if (target->kind == Value::Kind::Dict) {  // OrderedDict._metadata
+            contain(*target, *state);
+            target->state = state;
+          }
           // A tensor's BUILD (Parameter state, tensor subclasses' __dict__) changes no value: ignored.
           break;
         }
@@ -286,40 +383,67 @@ class Unpickler {
     return std::string(data_ + start, pos_ - 1 - start);
   }
 
-  static ValuePtr boolean(bool b) {
-    auto v = Value::make(Value::Kind::Bool);
+  ValuePtr boolean(bool b) {
+    auto v = make(Value::Kind::Bool);
     v->boolean = b;
     return v;
   }
-  static ValuePtr integer(int64_t i) {
-    auto v = Value::make(Value::Kind::Int);
+  ValuePtr integer(int64_t i) {
+    auto v = make(Value::Kind::Int);
     v->integer = i;
     return v;
   }
-  static ValuePtr real(double d) {
-    auto v = Value::make(Value::Kind::Float);
+  ValuePtr real(double d) {
+    auto v = make(Value::Kind::Float);
     v->real = d;
     return v;
   }
-  static ValuePtr global(std::string name) {
-    auto v = Value::make(Value::Kind::Global);
+  ValuePtr global(std::string name) {
+    auto v = make(Value::Kind::Global);
     v->text = std::move(name);
     return v;
   }
   ValuePtr string(Value::Kind kind, uint64_t n) {
     if (n > size_) fail("string longer than the file");
-    auto v = Value::make(kind);
+    auto v = make(kind);
     const char* p = bytes(static_cast<std::size_t>(n));
     v->text.assign(p, static_cast<std::size_t>(n));
     return v;
   }
-  static ValuePtr sequence(Value::Kind kind, std::vector<ValuePtr> items) {
-    auto v = Value::make(kind);
+  ValuePtr make(Value::Kind kind) {
+    if (++made_ > limits_.max_objects)
+      fail("more than " + std::to_string(limits_.max_objects) +
+           " objects (a state_dict needs about 20 per tensor); not a state_dict, or raise Limits::max_objects");
+    return Value::make(kind);
+  }
+  ValuePtr container(Value::Kind kind) {
+    auto v = make(kind);
+    containers_.push_back(v);
+    return v;
+  }
+  ValuePtr sequence(Value::Kind kind, std::vector<ValuePtr> items) {
+    auto v = container(kind);
+    for (const auto& i : items) contain(*v, *i);
     v->items = std::move(items);
     return v;
   }
+  /// Records that `outer` now holds `inner`; refuses nesting deeper than Limits::max_depth, before
+  /// anything (destruction, a reader of the result) could recurse that deep.
+  void contain(Value& outer, const Value& inner) {
+    outer.depth = std::max(outer.depth, inner.depth + 1);
+    if (outer.depth > limits_.max_depth)
+      fail("containers nested more than " + std::to_string(limits_.max_depth) +
+           " deep (torch.save's state_dict nests 5 deep); not a state_dict");
+  }
+  std::string too_many(const char* what) const {
+    return "more than " + std::to_string(limits_.max_stack) + " " + what +
+           " (torch.save's state_dict needs about 2000); not a state_dict";
+  }
 
-  void push(ValuePtr v) { stack_.push_back(std::move(v)); }
+  void push(ValuePtr v) {
+    if (stack_.size() >= limits_.max_stack) fail(too_many("objects on the pickle stack"));
+    stack_.push_back(std::move(v));
+  }
   ValuePtr& top() {
     if (stack_.empty() || (!marks_.empty() && stack_.size() == marks_.back())) fail("stack underflow");
     return stack_.back();
@@ -366,7 +490,7 @@ class Unpickler {
     return out;
   }
 
-  /// ('storage', torch.<T>Storage, key, location, numel): the storage data/<key>, on the CPU.
+  /// ('storage', torch.<T>Storage, key, location, numel): the storage data/<key>, described.
   ValuePtr persistent_load(const ValuePtr& pid) {
     if (pid->kind != Value::Kind::Tuple || pid->items.size() < 5 || pid->items[0]->kind != Value::Kind::String ||
         pid->items[0]->text != "storage")
@@ -379,54 +503,50 @@ class Unpickler {
     if (key->kind != Value::Kind::String) fail("storage key is not a string");
     const int64_t numel = int_arg(pid->items[4], "storage size");
     if (numel < 0) fail("negative storage size");
-    auto it = storages_.find(key->text);
-    if (it == storages_.end()) it = storages_.emplace(key->text, load_storage_(key->text, dtype, numel)).first;
-    auto v = Value::make(Value::Kind::Storage);
-    v->tensor = it->second;
+    // As torch.load, a key seen again means the storage first declared under it.
+    storages_.emplace(key->text, StorageInfo{dtype, numel});
+    auto v = make(Value::Kind::Storage);
+    v->text = key->text;
     return v;
   }
 
   /// The calls torch.save pickles for a state_dict; anything else is refused by name.
-  ValuePtr reduce(const ValuePtr& callable, const ValuePtr& args) {
+  ValuePtr reduce(ValuePtr callable, ValuePtr args) {
+    // A tensor subclass: _rebuild_from_type_v2(func, type, args, state) -> func(*args), unwrapped
+    // in a loop (a hostile file may nest it; the depth limit already bounds how far).
+    while (callable->kind == Value::Kind::Global && callable->text == "torch._tensor._rebuild_from_type_v2") {
+      if (args->kind != Value::Kind::Tuple) fail("REDUCE arguments are not a tuple");
+      if (args->items.size() < 3) fail(callable->text + " with too few arguments");
+      auto inner_args = args->items[2];
+      callable = args->items[0];
+      args = std::move(inner_args);
+    }
     if (callable->kind != Value::Kind::Global) fail("REDUCE of a non-global callable");
     if (args->kind != Value::Kind::Tuple) fail("REDUCE arguments are not a tuple");
     const auto& name = callable->text;
     const auto& a = args->items;
     if (name == "collections.OrderedDict" || name == "builtins.dict") {
       if (!a.empty()) fail(name + " called with arguments");
-      return Value::make(Value::Kind::Dict);
+      return container(Value::Kind::Dict);
     }
     if (name == "torch._utils._rebuild_tensor_v2" || name == "torch._utils._rebuild_tensor") {
       // (storage, storage_offset, size, stride[, requires_grad, backward_hooks[, metadata]])
       if (a.size() < 4) fail(name + " with " + std::to_string(a.size()) + " arguments");
       if (a[0]->kind != Value::Kind::Storage) fail(name + ": first argument is not a storage");
-      const auto& storage = a[0]->tensor;
-      const int64_t offset = int_arg(a[1], "storage offset");
-      const auto sizes = ints(a[2], "tensor size");
-      const auto strides = ints(a[3], "tensor stride");
-      if (sizes.size() != strides.size()) fail(name + ": size and stride of different lengths");
-      // The highest element index must lie inside the storage.
-      int64_t last = offset, numel = 1;
-      for (std::size_t d = 0; d < sizes.size(); ++d) {
-        if (sizes[d] < 0 || strides[d] < 0) fail(name + ": negative size or stride");
-        numel *= sizes[d];
-        last += (sizes[d] - 1) * strides[d];
-      }
-      if (offset < 0 || (numel > 0 && last >= storage.numel()))
-        fail(name + ": a tensor reaches past the end of its storage (" + std::to_string(storage.numel()) +
-             " elements)");
-      auto v = Value::make(Value::Kind::Tensor);
-      v->tensor = numel == 0 ? torch::empty(sizes, storage.options())
-                             : storage.as_strided(sizes, strides, offset);
+      StoredTensor t;
+      t.storage = a[0]->text;
+      t.offset = int_arg(a[1], "storage offset");
+      t.sizes = ints(a[2], "tensor size");
+      t.strides = ints(a[3], "tensor stride");
+      const auto why = view_outside_storage(t.offset, t.sizes, t.strides, storages_.at(t.storage).numel);
+      if (!why.empty()) fail(name + ": " + why);
+      auto v = make(Value::Kind::Tensor);
+      v->stored = std::move(t);
       return v;
     }
     if (name == "torch._utils._rebuild_parameter" || name == "torch._utils._rebuild_parameter_with_state") {
       if (a.empty() || a[0]->kind != Value::Kind::Tensor) fail(name + ": first argument is not a tensor");
       return a[0];
-    }
-    if (name == "torch._tensor._rebuild_from_type_v2") {  // (func, type, args, state): a subclass
-      if (a.size() < 3) fail(name + " with too few arguments");
-      return reduce(a[0], a[2]);
     }
     fail("the pickle calls " + name +
          ", which is not part of a state_dict of dense tensors (normlab reads what "
@@ -436,11 +556,13 @@ class Unpickler {
   const char* data_;
   std::size_t size_;
   std::size_t pos_ = 0;
-  StorageLoader load_storage_;
+  Limits limits_;
   std::vector<ValuePtr> stack_;
   std::vector<std::size_t> marks_;
   std::unordered_map<uint64_t, ValuePtr> memo_;
-  std::map<std::string, torch::Tensor> storages_;
+  std::map<std::string, StorageInfo> storages_;
+  std::size_t made_ = 0;
+  std::vector<ValuePtr> containers_;  ///< every tuple, list and dict made, emptied by the destructor
 };
 
 // ---- writing ---------------------------------------------------------------------------------
@@ -505,9 +627,13 @@ inline void state_entries(const torch::nn::Module& module, const std::string& pr
   for (const auto& c : module.named_children()) state_entries(*c.value(), prefix + c.key() + ".", out);
 }
 
-/// What a torch.save file of a state_dict holds.
+/// What a torch.save file of a state_dict holds, as data.pkl describes it: no storage has been
+/// read yet (materialise() reads them), so names and shapes can be checked first.
 struct StateDictFile {
-  std::vector<std::pair<std::string, torch::Tensor>> entries;
+  std::string who;  ///< "normlab::read_state_dict: '<path>'", the start of every error
+  std::unique_ptr<caffe2::serialize::PyTorchStreamReader> zip;
+  std::vector<std::pair<std::string, pickle::StoredTensor>> entries;
+  std::map<std::string, pickle::StorageInfo> storages;
   std::map<std::string, int64_t> versions;  ///< _metadata: module prefix -> its state version
 };
 
@@ -531,6 +657,50 @@ inline std::string what_of(const c10::Error& e) {
   std::string s = e.what_without_backtrace();
   const auto nl = s.find('\n');
   return nl == std::string::npos ? s : s.substr(0, nl);
+}
+
+inline std::string what_of(const c10::Error& e);
+
+/// The tensors of a StateDictFile (all of them, or those `wanted` names), in the file's order.
+/// Each storage is read once, so views saved together share it; a storage's bytes are checked
+/// against its record's size before its tensor is allocated.
+inline std::vector<std::pair<std::string, torch::Tensor>> materialise(
+    StateDictFile& file, const std::set<std::string>* wanted = nullptr) {
+  try {
+    std::map<std::string, torch::Tensor> loaded;
+    auto storage_of = [&](const std::string& key) -> const torch::Tensor& {
+      auto it = loaded.find(key);
+      if (it != loaded.end()) return it->second;
+      const auto& info = file.storages.at(key);
+      const std::string record = "data/" + key;
+      if (!file.zip->hasRecord(record))
+        throw StateDictError("data.pkl names storage " + key + ", but the archive has no " + record);
+      auto [ptr, n] = file.zip->getRecord(record);
+      const auto element = static_cast<int64_t>(c10::elementSize(info.dtype));
+      int64_t need = 0;
+      if (!pickle::mul_ok(info.numel, element, need) || static_cast<uint64_t>(need) > n)
+        throw StateDictError(record + " holds " + std::to_string(n) + " bytes, but its storage needs " +
+                             (need ? std::to_string(need) : std::to_string(info.numel) + " elements of " +
+                                                                std::to_string(element) + " bytes"));
+      auto storage = torch::empty({info.numel}, torch::dtype(info.dtype));
+      if (need) std::memcpy(storage.data_ptr(), ptr.get(), static_cast<std::size_t>(need));
+      return loaded.emplace(key, storage).first->second;
+    };
+    std::vector<std::pair<std::string, torch::Tensor>> out;
+    for (const auto& [name, t] : file.entries) {
+      if (wanted && !wanted->count(name)) continue;
+      const auto& storage = storage_of(t.storage);
+      int64_t numel = 1;
+      for (auto s : t.sizes) numel *= s;  // checked by the unpickler: no overflow
+      out.emplace_back(name, numel == 0 ? torch::empty(t.sizes, storage.options())
+                                        : storage.as_strided(t.sizes, t.strides, t.offset));
+    }
+    return out;
+  } catch (const StateDictError& e) {
+    throw StateDictError(file.who + ": " + e.what());
+  } catch (const c10::Error& e) {
+    throw StateDictError(file.who + ": cannot read the archive (truncated or corrupt?): " + what_of(e));
+  }
 }
 
 inline StateDictFile read_state_dict_file(const std::string& path) {
@@ -581,22 +751,24 @@ inline StateDictFile read_state_dict_file(const std::string& path) {
     }
     auto [pkl, pkl_size] = zip->getRecord("data.pkl");
 
-    auto load_storage = [&](const std::string& key, torch::ScalarType dtype, int64_t numel) {
-      const std::string record = "data/" + key;
-      if (!zip->hasRecord(record)) throw StateDictError("data.pkl names storage " + key + ", but the archive has no " + record);
-      auto [ptr, n] = zip->getRecord(record);
-      auto storage = torch::empty({numel}, torch::dtype(dtype));
-      const auto need = static_cast<std::size_t>(numel) * storage.element_size();
-      if (n < need)
-        throw StateDictError(record + " holds " + std::to_string(n) + " bytes, but its storage needs " +
-                             std::to_string(need));
-      if (need) std::memcpy(storage.data_ptr(), ptr.get(), need);
-      return storage;
-    };
-    pickle::Unpickler unpickler(static_cast<const char*>(pkl.get()), pkl_size, load_storage);
+    pickle::Unpickler unpickler(static_cast<const char*>(pkl.get()), pkl_size);
     const auto root = unpickler.run();
 
     StateDictFile file;
+    file.who = who;
+    file.storages = unpickler.storages();
+    // A storage cannot hold more bytes than its archive, even deflated at zlib's best ratio
+    // (1032:1; torch.save stores them uncompressed): checked before anything is allocated for it.
+    const auto archive_bytes = static_cast<int64_t>(fs::file_size(path, ec));
+    int64_t can_hold = INT64_MAX;
+    if (!ec && __builtin_mul_overflow(archive_bytes, int64_t{1032}, &can_hold)) can_hold = INT64_MAX;
+    for (const auto& [key, info] : file.storages) {
+      int64_t bytes = 0;
+      if (!pickle::mul_ok(info.numel, static_cast<int64_t>(c10::elementSize(info.dtype)), bytes) || bytes > can_hold)
+        throw StateDictError("storage " + key + " claims " + std::to_string(info.numel) + " elements of " +
+                             c10::toString(info.dtype) + ", more than a " + std::to_string(archive_bytes) +
+                             "-byte archive can hold");
+    }
     if (root->kind != Value::Kind::Dict)
       throw StateDictError(std::string("the file holds a ") + pickle::kind_name(root->kind) +
                            ", not a state_dict (a dict of name -> tensor)");
@@ -609,7 +781,7 @@ inline StateDictFile read_state_dict_file(const std::string& path) {
         continue;
       }
       if (!seen.insert(key).second) throw StateDictError("key '" + key + "' appears twice");
-      file.entries.emplace_back(key, v->tensor);
+      file.entries.emplace_back(key, v->stored);
     }
     if (!bad.empty())
       throw StateDictError("the file holds a dict whose entries are not all name -> tensor, so not a "
@@ -624,6 +796,7 @@ inline StateDictFile read_state_dict_file(const std::string& path) {
               for (const auto& [field, value] : info->entries)
                 if (field->kind == Value::Kind::String && field->text == "version" && value->kind == Value::Kind::Int)
                   file.versions[prefix->text] = value->integer;
+    file.zip = std::move(zip);
     return file;
   } catch (const StateDictError& e) {
     const std::string what = e.what();
@@ -641,7 +814,16 @@ inline StateDictFile read_state_dict_file(const std::string& path) {
 /// Python. Throws StateDictError: missing file, not a zip, legacy format (with the fix), TorchScript
 /// archive, not a state_dict (e.g. a checkpoint dict holding one), truncated or corrupt content.
 inline std::vector<std::pair<std::string, torch::Tensor>> read_state_dict(const std::string& path) {
-  return detail::read_state_dict_file(path).entries;
+  auto file = detail::read_state_dict_file(path);
+  return detail::materialise(file);
+}
+
+/// The (name, shape) entries of a state_dict file, from its data.pkl alone: no tensor is read, so
+/// this is cheap for any file, and safe for one whose shapes are absurd. Throws as read_state_dict.
+inline std::vector<std::pair<std::string, std::vector<int64_t>>> read_state_dict_shapes(const std::string& path) {
+  std::vector<std::pair<std::string, std::vector<int64_t>>> out;
+  for (auto& [name, t] : detail::read_state_dict_file(path).entries) out.emplace_back(name, t.sizes);
+  return out;
 }
 
 /// Copies a state_dict file into a module's parameters and buffers, by name (Python's
@@ -658,8 +840,8 @@ inline std::vector<std::pair<std::string, torch::Tensor>> read_state_dict(const 
 /// @return the missing and unexpected keys (empty after a strict load)
 inline LoadStateDictResult load_state_dict(torch::nn::Module& module, const std::string& path, bool strict = true) {
   auto file = detail::read_state_dict_file(path);
-  std::unordered_map<std::string, torch::Tensor> in_file;
-  for (const auto& [k, t] : file.entries) in_file.emplace(k, t);
+  std::unordered_map<std::string, const detail::pickle::StoredTensor*> in_file;
+  for (const auto& [k, t] : file.entries) in_file.emplace(k, &t);
 
   std::vector<std::pair<std::string, torch::Tensor>> targets;
   detail::state_entries(module, "", targets);
@@ -667,7 +849,7 @@ inline LoadStateDictResult load_state_dict(torch::nn::Module& module, const std:
 
   LoadStateDictResult result;
   std::vector<std::string> mismatched;
-  std::vector<std::pair<torch::Tensor, torch::Tensor>> copies;  // (destination, source)
+  std::vector<std::pair<std::string, torch::Tensor>> copies;  // (file entry, destination)
   std::vector<torch::Tensor> zeroed;
   const std::string suffix = "num_batches_tracked";
   for (const auto& [name, dst] : targets) {
@@ -688,13 +870,14 @@ inline LoadStateDictResult load_state_dict(torch::nn::Module& module, const std:
       result.missing_keys.push_back(name);
       continue;
     }
-    const auto& src = it->second;
-    if (src.sizes() != dst.sizes()) {
+    // From data.pkl's description alone: a file that does not fit is refused before it is read.
+    const auto& sizes = it->second->sizes;
+    if (torch::IntArrayRef(sizes) != dst.sizes()) {
       mismatched.push_back(name + ": module " + detail::shape_string(dst.sizes()) + ", file " +
-                           detail::shape_string(src.sizes()));
+                           detail::shape_string(sizes));
       continue;
     }
-    copies.emplace_back(dst, src);
+    copies.emplace_back(name, dst);
   }
   for (const auto& [k, t] : file.entries)
     if (!target_names.count(k)) result.unexpected_keys.push_back(k);
@@ -711,8 +894,12 @@ inline LoadStateDictResult load_state_dict(torch::nn::Module& module, const std:
       msg += "\n  shape mismatches (" + std::to_string(mismatched.size()) + "): " + detail::key_list(mismatched, 8);
     throw StateDictError(msg);
   }
+  std::set<std::string> wanted;
+  for (const auto& [name, dst] : copies) wanted.insert(name);
+  std::unordered_map<std::string, torch::Tensor> sources;
+  for (auto& [name, t] : detail::materialise(file, &wanted)) sources.emplace(name, std::move(t));
   torch::NoGradGuard no_grad;
-  for (auto& [dst, src] : copies) dst.copy_(src);
+  for (auto& [name, dst] : copies) dst.copy_(sources.at(name));
   for (auto& dst : zeroed) dst.zero_();
   return result;
 }

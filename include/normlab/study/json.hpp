@@ -165,6 +165,25 @@ class Json {
 
 namespace detail {
 
+/// The length of the valid UTF-8 sequence starting at s[i] (1 to 4), or 0 where Python's strict
+/// decoder would fail: a stray continuation byte, a truncated sequence, an overlong form, a
+/// surrogate or a code point past U+10FFFF.
+inline std::size_t utf8_sequence_length(std::string_view s, std::size_t i) {
+  const auto c = static_cast<unsigned char>(s[i]);
+  const std::size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+  if (len == 0 || i + len > s.size()) return 0;
+  uint32_t cp = len == 1 ? c : len == 2 ? (c & 0x1Fu) : len == 3 ? (c & 0x0Fu) : (c & 0x07u);
+  for (std::size_t k = 1; k < len; ++k) {
+    const auto d = static_cast<unsigned char>(s[i + k]);
+    if ((d & 0xC0) != 0x80) return 0;
+    cp = (cp << 6) | (d & 0x3Fu);
+  }
+  if ((len == 2 && cp < 0x80) || (len == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
+      (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
+    return 0;
+  return len;
+}
+
 inline void json_append_utf8(std::string& out, uint32_t cp) {
   if (cp < 0x80) {
     out += static_cast<char>(cp);
@@ -402,6 +421,16 @@ class JsonParser {
       const char c = s_[pos_++];
       if (c == '"') return out;
       if (static_cast<unsigned char>(c) < 0x20) fail("control character in a string");
+      if (static_cast<unsigned char>(c) >= 0x80) {  // raw UTF-8, as Python would decode the text
+        const std::size_t len = utf8_sequence_length(s_, pos_ - 1);
+        if (len == 0) {
+          --pos_;
+          fail("invalid UTF-8 in a string");
+        }
+        out.append(s_.substr(pos_ - 1, len));
+        pos_ += len - 1;
+        continue;
+      }
       if (c != '\\') {
         out += c;
         continue;

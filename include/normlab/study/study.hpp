@@ -336,8 +336,7 @@ class Study {
   }
 
   Study(StudyOptions options, std::unique_ptr<search::Sampler> sampler, std::unique_ptr<Pruner> pruner = nullptr)
-      : Study(std::shared_ptr<Storage>(open_storage(options.storage_url, options.schema)), options, std::move(sampler),
-              std::move(pruner)) {}
+      : Study(open_for(options), options, std::move(sampler), std::move(pruner)) {}
 
   /// The same on a storage object shared with other Study objects (e.g. one InMemoryStorage);
   /// `options.storage_url` is then only used in messages.
@@ -352,10 +351,9 @@ class Study {
       pruner_->set_attribute_writer([storage = storage_](int64_t id, const std::string& key, const std::string& json) {
         storage->set_trial_system_attr(id, key, json);
       });
-    if (options_.heartbeat_interval && !(*options_.heartbeat_interval > 0))
-      throw std::invalid_argument("normlab: StudyOptions::heartbeat_interval must be > 0");
-    if (options_.grace_period && !(*options_.grace_period > 0))
-      throw std::invalid_argument("normlab: StudyOptions::grace_period must be > 0");
+    if (options_.heartbeat_interval) check_seconds(*options_.heartbeat_interval, "StudyOptions::heartbeat_interval");
+    if (options_.grace_period) check_seconds(*options_.grace_period, "StudyOptions::grace_period");
+    checked_name(options_);
     if (options_.name.empty()) options_.name = "no-name-" + detail::uuid4();
     const std::string where = options_.storage_url.empty() ? std::string("memory") : "'" + options_.storage_url + "'";
     std::optional<int64_t> id = storage_->find_study(options_.name);
@@ -627,6 +625,40 @@ class Study {
     return storage_->get_trial(trial_id);
   }
 
+  /// The storage `options` name; with require_existing, a missing SQLite file is an error rather
+  /// than a new empty database.
+  static std::shared_ptr<Storage> open_for(const StudyOptions& options) {
+    checked_name(options);
+    try {
+      return open_storage(options.storage_url, options.schema, options.require_existing);
+    } catch (const NotFoundError& e) {
+      throw NotFoundError("normlab: no study '" + options.name + "' to resume: " + std::string(e.what()).substr(9));
+    }
+  }
+
+  /// The options, once their study name is known to be UTF-8: Optuna reads names as text, and one
+  /// undecodable name makes the whole SQLite file unreadable to it.
+  static const StudyOptions& checked_name(const StudyOptions& options) {
+    const auto& n = options.name;
+    for (std::size_t i = 0; i < n.size();) {
+      const std::size_t len = detail::utf8_sequence_length(n, i);
+      if (len == 0)
+        throw std::invalid_argument("normlab: the study name is not valid UTF-8 (byte " + std::to_string(i) +
+                                    "); Optuna could not read a study file holding it");
+      i += len;
+    }
+    return options;
+  }
+
+  /// Refuses a heartbeat interval or grace period that is not a positive number of seconds up to
+  /// 1e8 (three years): beyond ~9.2e9 s a wait's deadline overflows the clock's int64
+  /// nanoseconds and the heartbeat thread would spin instead of sleeping.
+  static void check_seconds(double seconds, const char* what) {
+    if (!(seconds > 0) || !(seconds <= 1e8))
+      throw std::invalid_argument(std::string("normlab: ") + what + " must be > 0 and <= 1e8 seconds (got " +
+                                  normlab::detail::shortest_double(seconds) + ")");
+  }
+
   /// Records heartbeats for one trial on a thread of its own until destroyed.
   class Heartbeat {
    public:
@@ -672,7 +704,16 @@ class Study {
     std::optional<TrialState> state;
     std::string reason;
     {
-      Heartbeat heartbeat(*storage_, trial.id(), heartbeat_interval);
+      std::optional<Heartbeat> heartbeat;
+      try {
+        heartbeat.emplace(*storage_, trial.id(), heartbeat_interval);
+      } catch (const std::exception& e) {  // e.g. a full disk: the trial must not stay RUNNING
+        try {
+          fail(trial.id(), std::string("its first heartbeat could not be recorded: ") + e.what());
+        } catch (...) {  // the storage refuses writes altogether: the first error says why
+        }
+        throw;
+      }
       try {
         value = objective(trial);
       } catch (const TrialPruned&) {
@@ -782,7 +823,7 @@ inline void Study::optimize(const std::function<double(Trial&)>& objective, int 
   n_jobs = std::min(n_jobs, std::max(n_trials, 1));
   const std::optional<double> heartbeat =
       options.heartbeat_interval ? options.heartbeat_interval : options_.heartbeat_interval;
-  if (heartbeat && !(*heartbeat > 0)) throw std::invalid_argument("normlab: OptimizeOptions::heartbeat_interval must be > 0");
+  if (heartbeat) check_seconds(*heartbeat, "OptimizeOptions::heartbeat_interval");
   stop_ = false;
   const auto start = std::chrono::steady_clock::now();
   auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };

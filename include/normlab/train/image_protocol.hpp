@@ -109,12 +109,25 @@ PreparedImages prepare_images(const std::filesystem::path& folder_root, int64_t 
 
 /// The class count a state_dict's final layer was saved with (fc.weight's rows).
 inline int64_t classes_in_weights(const std::filesystem::path& weights) {
-  for (const auto& [name, tensor] : read_state_dict(weights.string()))
-    if (name == "fc.weight") return tensor.size(0);
+  // From data.pkl alone: nothing is read (or allocated) for a file whose fc claims millions of rows.
+  for (const auto& [name, sizes] : read_state_dict_shapes(weights.string()))
+    if (name == "fc.weight" && !sizes.empty()) return sizes[0];
   throw StateDictError("normlab: '" + weights.string() + "' has no fc.weight to take the class count from");
 }
 
 namespace detail {
+
+/// A CSV field as RFC 4180 quotes it: in double quotes, each inner quote doubled, so that a file
+/// name holding quotes, commas or newlines stays one field. (Cells are not altered against
+/// spreadsheet formulas: a path starts with the folder's own name, and the data must stay exact.)
+inline std::string csv_quoted(const std::string& field) {
+  std::string out = "\"";
+  for (const char c : field) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + '"';
+}
 
 inline void write_predictions_header(std::ofstream& out, int64_t classes) {
   out << "path,true_class,predicted_class";
@@ -132,7 +145,7 @@ inline void write_predictions(std::ofstream& out, const std::vector<std::string>
   char number[32];
   for (int64_t i = 0; i < n; ++i) {
     const auto& path = paths[static_cast<std::size_t>(first + i)];
-    out << '"' << path << '"' << ',' << truth[i].item<int64_t>() << ',' << predicted[i].item<int64_t>();
+    out << csv_quoted(path) << ',' << truth[i].item<int64_t>() << ',' << predicted[i].item<int64_t>();
     for (int64_t c = 0; c < classes; ++c) {
       std::snprintf(number, sizeof number, "%.9g", l[i * classes + c]);
       out << ',' << number;
@@ -164,6 +177,12 @@ std::pair<int64_t, int64_t> evaluate_images(Module& net, const PreparedImages& i
 template <class ModelPolicy, class Compensation, class Device = device::Auto>
 ImageRunResult run_image_protocol(const ImageRunOptions& o, const NormalizationValues& values) {
   values.validate();
+  // Checked before any work: a batch of 0 would divide by zero, a negative one test nothing.
+  if (o.train_batch < 1 || o.test_batch < 1 || o.epochs < 0 || o.workers < 0 || o.limit < 0 || o.train_limit < 0 ||
+      o.classes < 0)
+    throw std::invalid_argument("normlab: ImageRunOptions: train_batch (" + std::to_string(o.train_batch) +
+                                ") and test_batch (" + std::to_string(o.test_batch) +
+                                ") must be >= 1; epochs, workers, limit, train_limit and classes >= 0");
   const auto start = std::chrono::steady_clock::now();
   const auto folders = ImageFolders::find(o.data);
   if (o.epochs > 0 && !folders.train)
@@ -231,6 +250,12 @@ ImageRunResult run_image_protocol(const ImageRunOptions& o, const NormalizationV
   BatchNormalizer normalize(values, dev);
   const auto [correct, total] =
       evaluate_images(net, test, normalize, dev, o.test_batch, predictions ? &*predictions : nullptr);
+  if (predictions) {  // a full disk shows only here: a CSV that lost rows must not look written
+    predictions->close();
+    if (predictions->fail())
+      throw std::runtime_error("normlab: could not write all of the predictions to '" + o.predictions.string() +
+                               "' (disk full?)");
+  }
   result.correct = correct;
   result.total = total;
   result.accuracy = total ? static_cast<double>(correct) / static_cast<double>(total) : 0.0;
