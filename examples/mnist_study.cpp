@@ -90,7 +90,9 @@ int main(int argc, char** argv) try {
   const double heartbeat = args.number("heartbeat");
   if (!(heartbeat > 0 && heartbeat <= 1e8))
     throw std::invalid_argument("--heartbeat expects seconds, > 0 and <= 1e8 (got '" + args.text("heartbeat") + "')");
-  const auto together = args.integer("together", 1, 1024);
+  const auto together = args.integer("together");
+  if (together < 1 || together > 1024)
+    throw std::invalid_argument("--together expects K >= 1 and <= 1024 (got '" + args.text("together") + "')");
   const bool enqueue_notebook = args.boolean("enqueue-notebook");
   const bool resume_only = args.boolean("resume-only");
 
