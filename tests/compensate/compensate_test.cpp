@@ -33,7 +33,7 @@ TEST_CASE("compensate::Exact keeps conv1's output unchanged for any (mean, std)"
   }
 }
 
-TEST_CASE("compensate::Notebook is the notebook's bias -= mean; weight /= std", "[compensate]") {
+TEST_CASE("compensate::Notebook is the notebook's bias -= mean, weight /= std", "[compensate]") {
   auto conv = lenet_conv1();
   const auto w = conv->weight.detach().clone();
   const auto b = conv->bias.detach().clone();

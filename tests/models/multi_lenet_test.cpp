@@ -41,7 +41,7 @@ TEST_CASE("MultiLeNet stacks K LeNets in one flat buffer that every view aliases
   REQUIRE(views[1].flatten()[0].item<float>() == static_cast<float>(views[0].numel()));
 }
 
-TEST_CASE("MultiLeNet's variants compute their LeNets' outputs; grouped agrees; gradients gather flat",
+TEST_CASE("MultiLeNet's variants compute their LeNets' outputs, grouped agrees, gradients gather flat",
           "[models][multi_lenet]") {
   const auto nets = three_nets();
   models::MultiLeNet multi(nets);

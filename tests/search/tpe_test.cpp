@@ -276,7 +276,7 @@ TEST_CASE("TpeSampler: defaults, gamma and weights as Optuna's", "[search][tpe]"
   CHECK(search::default_weights(26).front() == 1.0 / 26);
 }
 
-TEST_CASE("TpeSampler: a single-valued distribution is its value; bad options are refused", "[search][tpe]") {
+TEST_CASE("TpeSampler: a single-valued distribution is its value, and bad options are refused", "[search][tpe]") {
   search::TpeSampler sampler(search::TpeOptions().seed(1));
   std::vector<study::FrozenTrial> none;
   study::FrozenTrial t;

@@ -216,7 +216,7 @@ TEMPLATE_TEST_CASE("storage: a conflicting distribution is refused, says why, an
   CHECK_THROWS_AS(s->set_trial_param(t1.trial_id, "std", 0.5, linear, SpaceCheck::KindAndLog), SearchSpaceError);
 }
 
-TEMPLATE_TEST_CASE("storage: finished trials cannot change; state changes follow Optuna", "[study][storage]",
+TEMPLATE_TEST_CASE("storage: finished trials cannot change, and state changes follow Optuna", "[study][storage]",
                    MemoryBackend, SqliteBackend) {
   TestType backend;
   auto s = backend.make();

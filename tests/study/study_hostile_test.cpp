@@ -57,7 +57,7 @@ TEST_CASE("a study name that is not UTF-8 is refused before the database is touc
   REQUIRE(s.name() == good);
 }
 
-TEST_CASE("heartbeat intervals and grace periods outside (0, 1e8] seconds are refused", "[study][hostile]") {
+TEST_CASE("heartbeat intervals and grace periods that are not > 0 and <= 1e8 seconds are refused", "[study][hostile]") {
   for (const double bad : {0.0, -1.0, std::numeric_limits<double>::infinity(), std::nan(""), 1e10}) {
     auto o = options("");
     o.heartbeat_interval = bad;

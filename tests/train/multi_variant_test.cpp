@@ -153,7 +153,7 @@ TEST_CASE("K variants keep their own learning rates and agree over several epoch
   }
 }
 
-TEST_CASE("a variant stopped by on_epoch ends there; the others go on", "[train][multi_variant]") {
+TEST_CASE("a variant stopped by on_epoch ends there, and the others go on", "[train][multi_variant]") {
   auto options = fixture_options(2, 256, 100);
   VariantOptions more;
   more.on_epoch = [](std::size_t k, const EpochRecord&) { return k != 1; };
