@@ -26,6 +26,7 @@ timed() {  # label, then the environment's changes; sets $last to the wall time 
   printf '%7.2f s  %s  (%s)\n' "$last" "$label" "$out"
 }
 echo "== $EXE ${args[*]} (threads: normlab's default, $cores cores); CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+"$EXE" "${args[@]}" > /dev/null 2>&1  # warm-up: page cache, so the first timed run is not the cold one
 timed "quiet, normlab defaults" X=1; quiet=$last
 timed "quiet, libgomp default" NORMLAB_KEEP_OPENMP_DEFAULTS=1; quiet_spin=$last
 for ((i = 0; i < cores; ++i)); do yes > /dev/null & hogs+=($!); done
