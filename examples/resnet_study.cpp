@@ -64,7 +64,7 @@ std::function<double(study::Trial&)> objective_for(const std::string& compensati
 int main(int argc, char** argv) try {
   device::prefer_passive_openmp(argv);  // idle OpenMP threads sleep: fast on a busy machine
   cli::Args args("resnet_study", "The notebook's (mean, std) study of a pretrained ResNet on an ImageFolder.");
-  args.flag("profile", "quick", "quick (defaults below) | notebook (100 trials, all images)")
+  args.flag("profile", "quick", "quick (defaults below) | notebook (100 trials, all images); flags given on the command line win over the profile")
       .flag("data", "", "an ImageFolder, or a folder holding train/ and val/ ones")
       .flag("weights", "", "a state_dict saved by torch.save; empty: seeded init")
       .flag("arch", "resnet18", "resnet18 | resnet34 | resnet50")
@@ -94,14 +94,15 @@ int main(int argc, char** argv) try {
   o.data = args.text("data");
   o.weights = args.text("weights");
   o.epochs = args.int_flag("epochs");
-  o.limit = notebook ? 0 : args.integer("limit", 0, LLONG_MAX);
+  // A profile fills in only the flags not given on the command line, as in mnist_study.
+  o.limit = notebook && !args.given("limit") ? 0 : args.integer("limit", 0, LLONG_MAX);
   o.test_batch = args.integer("test-batch", 1, INT_MAX);
   o.workers = args.integer("workers", 0, 1024);
   o.threads = args.int_flag("threads", 0, 4096);
   o.seed = static_cast<uint64_t>(args.integer("seed"));
   device::set_threads(o.threads);
   device::keep_freed_memory();
-  const int trials = notebook ? 100 : args.int_flag("trials");
+  const int trials = notebook && !args.given("trials") ? 100 : args.int_flag("trials");
   const int max_trials = args.int_flag("max-trials");  // checked before any work
   const int64_t classes_flag = args.integer("classes", 0, INT_MAX);
 

@@ -60,13 +60,17 @@ inline void clear() { detail::pending = 0; }
 class InterruptGuard {
  public:
   InterruptGuard() {
-    if (interrupt::detail::guards++ == 0) {
+    const int before = interrupt::detail::guards;  // volatile: one read, one write (C++20 deprecates ++ on it)
+    interrupt::detail::guards = before + 1;
+    if (before == 0) {
       previous_int_ = std::signal(SIGINT, interrupt::detail::on_signal);
       previous_term_ = std::signal(SIGTERM, interrupt::detail::on_signal);
     }
   }
   ~InterruptGuard() {
-    if (--interrupt::detail::guards == 0) {
+    const int after = interrupt::detail::guards - 1;
+    interrupt::detail::guards = after;
+    if (after == 0) {
       std::signal(SIGINT, previous_int_ == SIG_ERR ? SIG_DFL : previous_int_);
       std::signal(SIGTERM, previous_term_ == SIG_ERR ? SIG_DFL : previous_term_);
     }

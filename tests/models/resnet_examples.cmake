@@ -73,3 +73,10 @@ if(NOT rc EQUAL 0 OR NOT csv MATCHES "\n\"[^\n]*/only/q\"\",=1\\+2,\"\"\\.png\",
   message(FATAL_ERROR "the quoted file name was not escaped (${rc}):\n${csv}\n${err}")
 endif()
 message(STATUS "resnet_eval: ${i} images, predictions written; resnet_study: 3 trials and a contour")
+# A profile fills in only the flags not given: --profile notebook with --trials 2 runs 2 trials, not 100.
+execute_process(COMMAND ${STUDY} --data ${WORK}/folder --storage sqlite:///${WORK}/profile.sqlite3 --profile notebook
+                  --trials 2 --threads 2 --sampler random
+                OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0 OR NOT out MATCHES "2 trials \\(2 complete")
+  message(FATAL_ERROR "resnet_study --profile notebook --trials 2 must run 2 trials (${rc}):\n${out}\n${err}")
+endif()
