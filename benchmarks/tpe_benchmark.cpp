@@ -12,7 +12,6 @@
 #include "normlab/search/tpe.hpp"
 
 namespace search = normlab::search;
-namespace study = normlab::study;
 
 namespace {
 
@@ -23,20 +22,20 @@ double objective(double mean, double std) {
 }
 
 /// A study of `n` COMPLETE trials proposed by TPE itself (seed 1998), as the notebook's run.
-std::vector<study::FrozenTrial> finished_study(int n) {
+std::vector<search::FrozenTrial> finished_study(int n) {
   const auto space = NotebookSpace::distributions();
   search::TpeSampler sampler(search::TpeOptions().seed(1998));
-  std::vector<study::FrozenTrial> trials;
+  std::vector<search::FrozenTrial> trials;
   for (int i = 0; i < n; ++i) {
-    study::FrozenTrial t;
+    search::FrozenTrial t;
     t.number = t.trial_id = i;
     trials.push_back(t);
     for (const auto& [name, dist] : space) {
-      const double v = sampler.sample_independent({trials, study::StudyDirection::Maximize}, trials.back(), name, dist);
+      const double v = sampler.sample_independent({trials, search::StudyDirection::Maximize}, trials.back(), name, dist);
       trials.back().params[name] = v;
       trials.back().distributions[name] = dist;
     }
-    trials.back().state = study::TrialState::Complete;
+    trials.back().state = search::TrialState::Complete;
     trials.back().value = objective(trials.back().params["mean"], trials.back().params["std"]);
   }
   return trials;
@@ -45,14 +44,14 @@ std::vector<study::FrozenTrial> finished_study(int n) {
 template <class MakeSampler>
 void propose(benchmark::State& state, MakeSampler make) {
   const auto space = NotebookSpace::distributions();
-  std::vector<study::FrozenTrial> trials = finished_study(static_cast<int>(state.range(0)));
+  std::vector<search::FrozenTrial> trials = finished_study(static_cast<int>(state.range(0)));
   auto sampler = make();
-  study::FrozenTrial fresh;
+  search::FrozenTrial fresh;
   fresh.number = fresh.trial_id = static_cast<int64_t>(trials.size());
   for (auto _ : state) {
     trials.push_back(fresh);
     for (const auto& [name, dist] : space) {
-      const double v = sampler.sample_independent({trials, study::StudyDirection::Maximize}, trials.back(), name, dist);
+      const double v = sampler.sample_independent({trials, search::StudyDirection::Maximize}, trials.back(), name, dist);
       trials.back().params[name] = v;
       benchmark::DoNotOptimize(v);
     }

@@ -4,6 +4,10 @@
 // A policy says what it is with one member alias, `using normlab_policy = normlab::policy::Model;`,
 // so a user's own class becomes a policy without inheriting from anything (as in limbo and
 // ensmallen). The Pipeline finds each slot's policy by this kind, never by position.
+//
+// A vocabulary header, in the bottom layer (docs/layers.md): it includes only <concepts> and knows
+// no policy, so every folder may include it to tag its own policies -- search/samplers.hpp tags its
+// strategies as Search policies with it and stays free of the Pipeline and of LibTorch.
 
 #include <concepts>
 

@@ -16,3 +16,4 @@ step(${CMAKE_COMMAND} ${gen} -S ${CMAKE_CURRENT_LIST_DIR}/project -B ${WORK}/con
      "-DCMAKE_PREFIX_PATH=${WORK}/prefix;${PREFIX_PATH}" -DCMAKE_BUILD_TYPE=Release)
 step(${CMAKE_COMMAND} --build ${WORK}/consumer)
 step(${WORK}/consumer/consumer)
+step(${WORK}/consumer/study_only)

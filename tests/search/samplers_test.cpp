@@ -16,24 +16,23 @@
 #include "normlab/search/space.hpp"
 
 namespace search = normlab::search;
-namespace study = normlab::study;
 
 namespace {
 
 using NotebookSpace = search::Space<search::Uniform<"mean", -3.0, 3.0>, search::LogUniform<"std", 0.1, 2.0>>;
 
 /// Asks `sampler` for every parameter of `space` in a new trial appended to `trials`.
-std::map<std::string, double> run_trial(search::Sampler& sampler, std::vector<study::FrozenTrial>& trials,
+std::map<std::string, double> run_trial(search::Sampler& sampler, std::vector<search::FrozenTrial>& trials,
                                         const std::vector<std::pair<std::string, search::Distribution>>& space,
-                                        study::TrialState final_state = study::TrialState::Complete) {
-  study::FrozenTrial t;
+                                        search::TrialState final_state = search::TrialState::Complete) {
+  search::FrozenTrial t;
   t.number = static_cast<int64_t>(trials.size());
   t.trial_id = t.number;
   trials.push_back(t);
-  const search::StudyView view{trials, study::StudyDirection::Maximize};
+  const search::StudyView view{trials, search::StudyDirection::Maximize};
   sampler.before_trial(view, trials.back());
   for (const auto& [name, dist] : space) {
-    const double v = sampler.sample_independent(search::StudyView{trials, study::StudyDirection::Maximize},
+    const double v = sampler.sample_independent(search::StudyView{trials, search::StudyDirection::Maximize},
                                                 trials.back(), name, dist);
     trials.back().params[name] = v;
     trials.back().distributions[name] = dist;
@@ -51,9 +50,9 @@ TEST_CASE("RandomSampler proposes exactly Optuna 3.1's points", "[search][sample
       {"mean", search::FloatDistribution{-3, 3, false, std::nullopt}},
       {"std", search::FloatDistribution{0.1, 2, true, std::nullopt}}};
   search::RandomSampler sampler(1998);
-  std::vector<study::FrozenTrial> none;
-  const search::StudyView view{none, study::StudyDirection::Maximize};
-  study::FrozenTrial t;
+  std::vector<search::FrozenTrial> none;
+  const search::StudyView view{none, search::StudyDirection::Maximize};
+  search::FrozenTrial t;
   int compared = 0;
   for (const auto& row : rows) {
     if (row[0] != "ask") continue;
@@ -71,9 +70,9 @@ TEST_CASE("RandomSampler proposes exactly Optuna 3.1's points", "[search][sample
 
 TEST_CASE("RandomSampler: ranges, steps, ints and logs as Optuna maps them", "[search][samplers]") {
   search::RandomSampler sampler(3);
-  std::vector<study::FrozenTrial> none;
-  const search::StudyView view{none, study::StudyDirection::Minimize};
-  study::FrozenTrial t;
+  std::vector<search::FrozenTrial> none;
+  const search::StudyView view{none, search::StudyDirection::Minimize};
+  search::FrozenTrial t;
   const search::FloatDistribution stepped{0.0, 1.0, false, 0.25};
   const search::IntDistribution ints{1, 5, false, 2};
   const search::IntDistribution log_ints{1, 64, true, 1};
@@ -124,7 +123,7 @@ TEST_CASE("GridSampler: every point once, in cartesian order, then wrap around",
 
   search::GridSampler sampler(grid);
   CHECK(sampler.size() == 9);
-  std::vector<study::FrozenTrial> trials;
+  std::vector<search::FrozenTrial> trials;
   std::vector<std::vector<double>> visited;
   for (int i = 0; i < 9; ++i) {
     const auto p = run_trial(sampler, trials, space);
@@ -142,20 +141,20 @@ TEST_CASE("GridSampler: the next point is read from the study (another process, 
   const auto space = NotebookSpace::distributions();
   const auto grid = search::GridSampler::grid_of(space, 2);
   search::GridSampler first(grid);
-  std::vector<study::FrozenTrial> trials;
+  std::vector<search::FrozenTrial> trials;
   run_trial(first, trials, space);
-  run_trial(first, trials, space, study::TrialState::Fail);
+  run_trial(first, trials, space, search::TrialState::Fail);
   // A fresh sampler (another worker, or after a restart) skips the points already in the study.
   search::GridSampler second(grid);
   const auto p = run_trial(second, trials, space);
   CHECK(std::vector<double>{p.at("mean"), p.at("std")} == second.points()[2]);
   // Two trials started by one sampler before either has parameters get different points.
-  study::FrozenTrial a, b;
+  search::FrozenTrial a, b;
   a.number = 10;
   b.number = 11;
   trials.push_back(a);
   trials.push_back(b);
-  const search::StudyView view{trials, study::StudyDirection::Maximize};
+  const search::StudyView view{trials, search::StudyDirection::Maximize};
   const double mean_a = second.sample_independent(view, trials[trials.size() - 2], "mean", space[0].second);
   const double std_a = second.sample_independent(view, trials[trials.size() - 2], "std", space[1].second);
   const double std_b = second.sample_independent(view, trials.back(), "std", space[1].second);
@@ -169,7 +168,7 @@ TEST_CASE("GridSampler: axes discovered from the objective, also on resume", "[s
   const auto space = NotebookSpace::distributions();
   search::GridSampler from_space(search::GridSampler::grid_of(space, 3));
   search::GridSampler lazy(std::size_t{3});
-  std::vector<study::FrozenTrial> a, b;
+  std::vector<search::FrozenTrial> a, b;
   for (int i = 0; i < 5; ++i) CHECK(run_trial(lazy, b, space) == run_trial(from_space, a, space));
   CHECK(lazy.points() == from_space.points());
   search::GridSampler resumed(std::size_t{3});  // a new process on the same study
@@ -216,16 +215,16 @@ TEST_CASE("QmcSampler: scrambled points stay a (0,m,2)-net and follow the trial 
   CHECK(a.point(5, 3) == b.point(5, 3));
   CHECK(a.point(5, 3) != c.point(5, 3));
   const auto space = NotebookSpace::distributions();
-  std::vector<study::FrozenTrial> trials;
+  std::vector<search::FrozenTrial> trials;
   for (int i = 0; i < 32; ++i) {
     const auto p = run_trial(a, trials, space);
     CHECK((p.at("mean") >= -3.0 && p.at("mean") < 3.0));
     CHECK((p.at("std") >= 0.1 && p.at("std") < 2.0));
   }
-  study::FrozenTrial t;
+  search::FrozenTrial t;
   t.number = 5;
-  std::vector<study::FrozenTrial> none;
-  const double again = b.sample_independent({none, study::StudyDirection::Maximize}, t, "mean", space[0].second);
+  std::vector<search::FrozenTrial> none;
+  const double again = b.sample_independent({none, search::StudyDirection::Maximize}, t, "mean", space[0].second);
   CHECK(again == trials[5].params.at("mean"));  // same trial number, same point, any process
 }
 
@@ -242,9 +241,9 @@ TEST_CASE("make_sampler builds each strategy and names the unknown ones", "[sear
 
   // make_sampler("tpe", seed) is TPESampler(seed=seed): its first draw is the notebook's.
   const auto tpe = search::make_sampler("tpe", 1998);
-  std::vector<study::FrozenTrial> none;
-  study::FrozenTrial t;
-  CHECK(tpe->sample_independent({none, study::StudyDirection::Maximize}, t, "mean", settings.space[0].second) ==
+  std::vector<search::FrozenTrial> none;
+  search::FrozenTrial t;
+  CHECK(tpe->sample_independent({none, search::StudyDirection::Maximize}, t, "mean", settings.space[0].second) ==
         0.3566734601543682);
 }
 

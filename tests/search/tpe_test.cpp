@@ -17,7 +17,6 @@
 #include "normlab/search/tpe.hpp"
 
 namespace search = normlab::search;
-namespace study = normlab::study;
 
 namespace {
 
@@ -38,7 +37,7 @@ struct Event {
   int64_t number = 0;
   bool fixed = false;
   std::vector<std::pair<std::string, double>> values;  // ask: proposals in suggest order
-  study::TrialState state = study::TrialState::Complete;
+  search::TrialState state = search::TrialState::Complete;
   std::optional<double> value;
   std::map<int64_t, double> intermediate;
 };
@@ -82,7 +81,7 @@ GoldenCase read_case(const std::string& file) {
       Event e;
       e.ask = false;
       e.number = std::stoll(row[1]);
-      e.state = study::trial_state_from_string(row[2]);
+      e.state = search::trial_state_from_string(row[2]);
       const auto f = normlab::testing::case_fields(row);
       if (f.at("value") != "none") e.value = parse_double(f.at("value"));
       if (f.at("iv") != "none")
@@ -121,9 +120,9 @@ struct ReplayStats {
 
 /// Replays a golden study with `sampler`, comparing each proposal to Optuna's.
 ReplayStats replay(const GoldenCase& c, search::Sampler& sampler) {
-  std::vector<study::FrozenTrial> trials;
-  const auto direction = c.fields.at("direction") == "minimize" ? study::StudyDirection::Minimize
-                                                                 : study::StudyDirection::Maximize;
+  std::vector<search::FrozenTrial> trials;
+  const auto direction = c.fields.at("direction") == "minimize" ? search::StudyDirection::Minimize
+                                                                 : search::StudyDirection::Maximize;
   auto index_of = [&](int64_t number) {
     for (std::size_t i = 0; i < trials.size(); ++i)
       if (trials[i].number == number) return i;
@@ -133,10 +132,10 @@ ReplayStats replay(const GoldenCase& c, search::Sampler& sampler) {
   ReplayStats stats;
   for (const auto& e : c.events) {
     if (e.ask) {
-      study::FrozenTrial t;
+      search::FrozenTrial t;
       t.trial_id = e.number;
       t.number = e.number;
-      t.state = study::TrialState::Running;
+      t.state = search::TrialState::Running;
       trials.push_back(t);
       const std::size_t idx = trials.size() - 1;
       sampler.before_trial(search::StudyView{trials, direction}, trials[idx]);
@@ -233,9 +232,9 @@ TEST_CASE("TpeSampler: startup trials are the RandomSampler's draws", "[search][
   const GoldenCase c = read_case("tpe_seed1998.txt");
   search::RandomSampler random(1998);
   search::TpeSampler tpe(search::TpeOptions().seed(1998));
-  std::vector<study::FrozenTrial> none;
-  const search::StudyView view{none, study::StudyDirection::Maximize};
-  study::FrozenTrial t;
+  std::vector<search::FrozenTrial> none;
+  const search::StudyView view{none, search::StudyDirection::Maximize};
+  search::FrozenTrial t;
   for (const auto& name : {"mean", "std"}) {
     const auto& d = c.params.at(name);
     CHECK(tpe.sample_independent(view, t, name, d) == random.sample_independent(view, t, name, d));
@@ -278,9 +277,9 @@ TEST_CASE("TpeSampler: defaults, gamma and weights as Optuna's", "[search][tpe]"
 
 TEST_CASE("TpeSampler: a single-valued distribution is its value, and bad options are refused", "[search][tpe]") {
   search::TpeSampler sampler(search::TpeOptions().seed(1));
-  std::vector<study::FrozenTrial> none;
-  study::FrozenTrial t;
-  CHECK(sampler.sample_independent({none, study::StudyDirection::Minimize}, t, "x",
+  std::vector<search::FrozenTrial> none;
+  search::FrozenTrial t;
+  CHECK(sampler.sample_independent({none, search::StudyDirection::Minimize}, t, "x",
                                    search::FloatDistribution{0.5, 0.5, false, std::nullopt}) == 0.5);
   CHECK_THROWS_AS(search::TpeSampler(search::TpeOptions().n_ei_candidates(0)), std::invalid_argument);
   CHECK(sampler.name() == "tpe");

@@ -22,7 +22,7 @@
 
 #include "normlab/search/distribution.hpp"
 #include "normlab/search/sampler.hpp"
-#include "normlab/study/trial.hpp"
+#include "normlab/search/trial.hpp"
 
 namespace normlab::search {
 
@@ -86,11 +86,11 @@ class GridSampler final : public Sampler {
   }
 
   /// Assigns the trial its grid point (also done on the first sample_independent if not called).
-  void before_trial(const StudyView& study, const study::FrozenTrial& trial) override {
+  void before_trial(const StudyView& study, const FrozenTrial& trial) override {
     if (!grid_.empty()) point_of(study, trial);
   }
 
-  double sample_independent(const StudyView& study, const study::FrozenTrial& trial, const std::string& name,
+  double sample_independent(const StudyView& study, const FrozenTrial& trial, const std::string& name,
                             const Distribution& distribution) override {
     if (lazy_points_ > 0) discover_axes(study, name, distribution);
     const std::size_t column = column_of(name);
@@ -217,7 +217,7 @@ class GridSampler final : public Sampler {
     return true;
   }
 
-  std::size_t point_of(const StudyView& study, const study::FrozenTrial& trial) {
+  std::size_t point_of(const StudyView& study, const FrozenTrial& trial) {
     if (const auto it = assigned_.find(trial.number); it != assigned_.end() && consistent(it->second, trial.params))
       return it->second;
     std::vector<int> finished_uses(points_.size(), 0);
@@ -225,11 +225,11 @@ class GridSampler final : public Sampler {
     for (const auto& t : study.trials) {
       if (t.number == trial.number) continue;
       std::optional<std::size_t> p = used_point(t.params);
-      if (!p && !study::is_finished(t.state))
+      if (!p && !is_finished(t.state))
         if (const auto it = assigned_.find(t.number); it != assigned_.end()) p = it->second;  // in-flight here
       if (!p) continue;
       taken[*p] = 1;
-      if (study::is_finished(t.state)) ++finished_uses[*p];
+      if (is_finished(t.state)) ++finished_uses[*p];
     }
     std::optional<std::size_t> chosen;
     for (std::size_t p = 0; p < points_.size() && !chosen; ++p)  // 1. a point nobody uses

@@ -18,7 +18,7 @@
 #include "normlab/search/random.hpp"
 #include "normlab/search/random_state.hpp"
 #include "normlab/search/sampler.hpp"
-#include "normlab/study/trial.hpp"
+#include "normlab/search/trial.hpp"
 
 namespace normlab::search {
 
@@ -54,7 +54,7 @@ class QmcSampler final : public Sampler {
     build_directions(seed);
   }
 
-  double sample_independent(const StudyView&, const study::FrozenTrial& trial, const std::string& name,
+  double sample_independent(const StudyView&, const FrozenTrial& trial, const std::string& name,
                             const Distribution& distribution) override {
     if (trial.number < 0) throw std::invalid_argument("normlab::QmcSampler: the trial has no number");
     return map_to(point(static_cast<uint64_t>(trial.number), dimension_of(name)), distribution);

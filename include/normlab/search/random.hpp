@@ -57,7 +57,7 @@ class RandomSampler final : public Sampler {
   /// Seeded from the operating system, as Optuna's RandomSampler(seed=None).
   RandomSampler() : rng_(detail::entropy_seed()) {}
 
-  double sample_independent(const StudyView&, const study::FrozenTrial&, const std::string&,
+  double sample_independent(const StudyView&, const FrozenTrial&, const std::string&,
                             const Distribution& distribution) override {
     return sample(rng_, distribution);
   }

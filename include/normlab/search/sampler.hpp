@@ -9,14 +9,14 @@
 #include <vector>
 
 #include "normlab/search/distribution.hpp"
-#include "normlab/study/trial.hpp"
+#include "normlab/search/trial.hpp"
 
 namespace normlab::search {
 
 /// What a sampler may look at: the study's trials (in number order) and its direction.
 struct StudyView {
-  const std::vector<study::FrozenTrial>& trials;
-  study::StudyDirection direction;
+  const std::vector<FrozenTrial>& trials;
+  StudyDirection direction;
 };
 
 class Sampler {
@@ -24,11 +24,11 @@ class Sampler {
   virtual ~Sampler() = default;
 
   /// Called once when a trial starts, before any parameter is sampled.
-  virtual void before_trial(const StudyView&, const study::FrozenTrial&) {}
+  virtual void before_trial(const StudyView&, const FrozenTrial&) {}
 
   /// A value of `distribution` for parameter `name` of `trial`, in the external representation
   /// (the value the objective sees). `study.trials` holds every trial, `trial` included.
-  virtual double sample_independent(const StudyView& study, const study::FrozenTrial& trial,
+  virtual double sample_independent(const StudyView& study, const FrozenTrial& trial,
                                     const std::string& name, const Distribution& distribution) = 0;
 
   /// Re-seeds the random number generator(s). A Study calls its sampler under its own lock.

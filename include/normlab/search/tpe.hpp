@@ -46,7 +46,7 @@
 #include "normlab/search/detail/tpe_simd.hpp"
 #include "normlab/search/random_state.hpp"
 #include "normlab/search/sampler.hpp"
-#include "normlab/study/trial.hpp"
+#include "normlab/search/trial.hpp"
 
 
 #include "normlab/search/detail/separate_roundings_begin.hpp"  // no contracted a + b * c below
@@ -656,7 +656,7 @@ class TpeSampler final : public Sampler {
       throw std::invalid_argument("normlab::TpeSampler: n_ei_candidates must be >= 1");
   }
 
-  double sample_independent(const StudyView& study, const study::FrozenTrial& trial,
+  double sample_independent(const StudyView& study, const FrozenTrial& trial,
                             const std::string& name, const Distribution& distribution) override {
     if (is_single(distribution)) return single_value(distribution);
 
@@ -949,7 +949,7 @@ class TpeSampler final : public Sampler {
   /// `_get_observation_pairs` for one parameter (single objective, no constraints).
   void collect_observations(const StudyView& study, const std::string& name, std::vector<Score>& scores,
                             std::vector<double>& values) const {
-    const double sign = study.direction == study::StudyDirection::Minimize ? 1.0 : -1.0;
+    const double sign = study.direction == StudyDirection::Minimize ? 1.0 : -1.0;
     constexpr double inf = std::numeric_limits<double>::infinity();
     scores.clear();
     values.clear();
@@ -957,10 +957,10 @@ class TpeSampler final : public Sampler {
     values.reserve(study.trials.size());
     for (const auto& t : study.trials) {
       Score score{};
-      if (t.state == study::TrialState::Complete) {
+      if (t.state == TrialState::Complete) {
         if (!t.value) continue;
         score = {-inf, sign * *t.value};
-      } else if (t.state == study::TrialState::Pruned) {
+      } else if (t.state == TrialState::Pruned) {
         if (!t.intermediate_values.empty()) {
           const auto& [step, value] = *t.intermediate_values.rbegin();
           score = std::isnan(value) ? Score{-static_cast<double>(step), inf}
@@ -968,7 +968,7 @@ class TpeSampler final : public Sampler {
         } else {
           score = {1.0, 0.0};
         }
-      } else if (t.state == study::TrialState::Running && options_.constant_liar()) {
+      } else if (t.state == TrialState::Running && options_.constant_liar()) {
         score = {inf, sign * inf};
       } else {
         continue;
