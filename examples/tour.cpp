@@ -14,6 +14,10 @@
 
 using namespace normlab;
 
+// The tour stays on the CPU (device::Cpu, no --device flag): its checks compare runs bit for bit
+// and take seconds there; the programs that train for real take --device (seed_mnist, mnist_study,
+// resnet_eval, resnet_study; device::Named picks the device at run time).
+
 // 1. Policies are found by kind, in any order; missing slots take their defaults.
 using Seed = Pipeline<Normalize<0.1307, 0.3081>, LeNet, device::Cpu>;
 using Reordered = Pipeline<device::Cpu, compensate::Exact, LeNet, StepLr<1, 0.7>, Normalize<0.1307, 0.3081>>;
