@@ -92,14 +92,19 @@ struct ImageRunSummary {
   std::string device;
 
   /// "resnet18 (11689512 parameters, 1000 classes from weights 'w.pt') on 'data/val': 200 images in
-  /// 10 classes; mean=0 std=1, compensation notebook, 0 fine-tuning epoch(s), device cpu"
+  /// 10 classes; mean=0 std=1, compensation notebook, 0 fine-tuning epoch(s), device cpu" (the same
+  /// (mean, std) on every channel is written once)
   std::string to_string() const {
     std::ostringstream out;
     out << model << " (" << parameters << " parameters, " << classes << " classes "
         << (classes_given ? "as given" : !weights.empty() ? "from" : "from the folder, seeded initialisation");
     if (!weights.empty()) out << (classes_given ? ", weights '" : " weights '") << weights.string() << "'";
     out << ") on '" << folder.string() << "': " << images << " images in " << folder_classes << " classes; "
-        << (normalization ? normalization->to_string() : "(mean, std) per trial") << ", compensation " << compensation << ", " << epochs
+        << (!normalization ? std::string("(mean, std) per trial")
+            : normalization->is_uniform()  // one (mean, std) on every channel: written once
+                ? NormalizationValues::uniform(normalization->mean[0], normalization->std[0]).to_string()
+                : normalization->to_string())
+        << ", compensation " << compensation << ", " << epochs
         << " fine-tuning epoch(s), device " << device;
     return out.str();
   }
