@@ -54,7 +54,7 @@ if(NOT rc EQUAL 0 OR NOT err MATCHES "seed_mnist: mnist \\(2000 train / 1000 tes
   message(FATAL_ERROR "seed_mnist --device cpu (${rc}):\n${out}\n${err}")
 endif()
 run_program(out err rc ${STUDY} ${study_args} --storage sqlite:///${WORK}/cpu.sqlite3 --device cpu)
-if(NOT rc EQUAL 0 OR NOT err MATCHES "random sampler, 1 thread\\(s\\), device cpu\\)\n" OR NOT out MATCHES "1 trials \\(1 complete")
+if(NOT rc EQUAL 0 OR NOT err MATCHES "random sampler, 1 thread\\(s\\), device cpu\\)\n" OR NOT out MATCHES "trials \\(1 complete")
   message(FATAL_ERROR "mnist_study --device cpu (${rc}):\n${out}\n${err}")
 endif()
 file(STRINGS ${WORK}/cpu.sqlite3 recorded REGEX "normlab_kernels|\"device\"")
@@ -70,7 +70,7 @@ if(NOT rc EQUAL 0 OR NOT err MATCHES "^${seeded}mean=0 std=1, compensation noteb
 endif()
 run_program(out err rc ${RESNET_STUDY} ${resnet_study_args} --storage sqlite:///${WORK}/resnet.sqlite3 --device cpu)
 if(NOT rc EQUAL 0 OR NOT err MATCHES "resnet_study: ${seeded}\\(mean, std\\) per trial, compensation notebook, 0 fine-tuning epoch\\(s\\), device cpu\n"
-   OR err MATCHES "warning" OR NOT out MATCHES "1 trials \\(1 complete")
+   OR err MATCHES "warning" OR NOT out MATCHES "trials \\(1 complete")
   message(FATAL_ERROR "resnet_study --device cpu (${rc}):\n${out}\n${err}")
 endif()
 
