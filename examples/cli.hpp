@@ -29,6 +29,13 @@ class Args {
     return *this;
   }
 
+  /// Declares --device, the same on every program that trains or evaluates (read it with
+  /// normlab::device::parse, which refuses other names and devices this process cannot see).
+  Args& device_flag() {
+    return flag("device", "auto",
+                "cpu | cuda (the first GPU) | cuda:N (GPU N) | auto (cuda:0 when a GPU is visible, else cpu)");
+  }
+
   /// Parses argv; prints help and exits on --help; throws std::invalid_argument on bad input.
   void parse(int argc, char** argv) {
     for (int i = 1; i < argc; ++i) {

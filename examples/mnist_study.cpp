@@ -29,9 +29,10 @@ using namespace normlab;
 
 namespace {
 
+// The device is chosen at run time (--device): device::Named runs where device::Named::use() says.
 template <class Compensation>
 using StudyProtocol = Pipeline<normalize::Runtime, LeNet, Adadelta<>, ReduceOnPlateau<>,
-                               Compensation, device::Auto>;
+                               Compensation, device::Named>;
 
 // Calls f(std::type_identity<Compensation>{}) for the compensation named on the command line.
 template <class F>
@@ -75,6 +76,7 @@ int main(int argc, char** argv) try {
                             "(later workers derive theirs from it: docs/study.md)")
       .flag("pruner", "none", "none | median | sha")
       .flag("compensation", "notebook", "notebook | exact | none")
+      .device_flag()
       .flag("enqueue-notebook", "1", "1: a new study first tries the notebook's (0.1307, 0.3081) and (0, 1)")
       .flag("heartbeat", "5", "seconds between heartbeats; RUNNING trials silent for 2x this are failed")
       .flag("plot", "", "FILE.svg: contour of accuracy over (mean, std), plus FILE.png and the history")
@@ -82,6 +84,7 @@ int main(int argc, char** argv) try {
       .flag("plot-dpi", "100", "--plot's dots per inch: the PNG's pixels per inch (text and lines are in points)")
       .flag("csv", "", "FILE.csv: every trial, as Optuna's trials_dataframe");
   args.parse(argc, argv);
+  device::Named::use(device::parse(args.text("device")));  // refused before any work when unusable
 
   const bool notebook = args.text("profile") == "notebook";
   if (!notebook && args.text("profile") != "quick")
@@ -124,7 +127,7 @@ int main(int argc, char** argv) try {
   const auto worker = study::join_study(s, base.seed);
   s.set_sampler(search::make_sampler(args.text("sampler"), worker.seed));
   device::set_threads(base.threads);
-  record_kernels(s, device::cpu_kernels(), device::Auto::select().str());
+  record_kernels(s, device::cpu_kernels(), device::Named::select().str());  // the study records the device
   const std::size_t existing = s.trials().size();
   if (enqueue_notebook && existing == 0 && worker.number == 0) {
     s.enqueue({{"mean", 0.1307}, {"std", 0.3081}});
@@ -132,13 +135,13 @@ int main(int argc, char** argv) try {
   }
   const auto complete = s.trials({study::TrialState::Complete}).size();
   if (max_trials > 0) trials = static_cast<int>(std::min<long long>(trials, std::max<long long>(0, max_trials - complete)));
-  std::fprintf(stderr, "mnist_study: study '%s' in %s: %zu trial(s) so far, %zu complete%s; worker %lld (sampler seed %llu); running %d more (%d epoch(s), %lld/%lld images, %s sampler, %d thread(s))\n",
+  std::fprintf(stderr, "mnist_study: study '%s' in %s: %zu trial(s) so far, %zu complete%s; worker %lld (sampler seed %llu); running %d more (%d epoch(s), %lld/%lld images, %s sampler, %d thread(s), device %s)\n",
                options.name.c_str(), options.storage_url.empty() ? "memory" : options.storage_url.c_str(),
                existing, complete, max_trials > 0 ? (" of " + std::to_string(max_trials)).c_str() : "",
                static_cast<long long>(worker.number), static_cast<unsigned long long>(worker.seed), trials, base.epochs,
                static_cast<long long>(data->train.first(base.train_limit).size()),
                static_cast<long long>(data->test.first(base.test_limit).size()), args.text("sampler").c_str(),
-               base.threads);
+               base.threads, device::Named::select().str().c_str());
   if (trials == 0 && max_trials > 0 && static_cast<long long>(complete) >= max_trials)
     std::fprintf(stderr, "mnist_study: the study has its %lld complete trials (--max-trials): nothing to run; "
                  "give a larger --max-trials to extend it\n", max_trials);

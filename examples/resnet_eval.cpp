@@ -13,18 +13,14 @@
 
 using namespace normlab;
 
+// The device is chosen at run time (--device): device::Named runs where device::Named::use() says.
+// run_image_protocol writes one line of what it loaded (model, parameters, classes, folder,
+// normalization, device) and, when the weights' classes differ from the folder's, a warning.
 template <class Model>
-ImageRunResult run_with(const std::string& compensation, const std::string& device, const ImageRunOptions& o,
-                        const NormalizationValues& v) {
-  auto on = [&]<class Compensation>() {
-    if (device == "cpu") return run_image_protocol<Model, Compensation, device::Cpu>(o, v);
-    if (device == "cuda") return run_image_protocol<Model, Compensation, device::Cuda>(o, v);
-    if (device == "auto") return run_image_protocol<Model, Compensation, device::Auto>(o, v);
-    throw std::invalid_argument("--device expects cpu, cuda or auto (got '" + device + "')");
-  };
-  if (compensation == "notebook") return on.template operator()<compensate::Notebook>();
-  if (compensation == "exact") return on.template operator()<compensate::Exact>();
-  if (compensation == "none") return on.template operator()<compensate::None>();
+ImageRunResult run_with(const std::string& compensation, const ImageRunOptions& o, const NormalizationValues& v) {
+  if (compensation == "notebook") return run_image_protocol<Model, compensate::Notebook, device::Named>(o, v);
+  if (compensation == "exact") return run_image_protocol<Model, compensate::Exact, device::Named>(o, v);
+  if (compensation == "none") return run_image_protocol<Model, compensate::None, device::Named>(o, v);
   throw std::invalid_argument("--compensation expects notebook, exact or none (got '" + compensation + "')");
 }
 
@@ -46,9 +42,10 @@ int main(int argc, char** argv) try {
       .flag("skip-corrupt", "0", "1: skip unreadable images (counted) instead of stopping")
       .flag("threads", std::to_string(device::default_threads()), "intra-op threads (default: this machine's cores)")
       .flag("seed", "1998", "torch::manual_seed")
-      .flag("device", "auto", "cpu | cuda | auto")
+      .device_flag()
       .flag("predictions", "", "FILE.csv: one row per image: path, true class, predicted class, logits");
   args.parse(argc, argv);
+  device::Named::use(device::parse(args.text("device")));  // refused before any work when unusable
   if (args.text("data").empty()) throw std::invalid_argument("--data DIR is required (see --help)");
 
   ImageRunOptions o;
@@ -70,9 +67,9 @@ int main(int argc, char** argv) try {
 
   const auto& arch = args.text("arch");
   ImageRunResult r;
-  if (arch == "resnet18") r = run_with<ResNet18>(args.text("compensation"), args.text("device"), o, v);
-  else if (arch == "resnet34") r = run_with<ResNet34>(args.text("compensation"), args.text("device"), o, v);
-  else if (arch == "resnet50") r = run_with<ResNet50>(args.text("compensation"), args.text("device"), o, v);
+  if (arch == "resnet18") r = run_with<ResNet18>(args.text("compensation"), o, v);
+  else if (arch == "resnet34") r = run_with<ResNet34>(args.text("compensation"), o, v);
+  else if (arch == "resnet50") r = run_with<ResNet50>(args.text("compensation"), o, v);
   else throw std::invalid_argument("--arch expects resnet18, resnet34 or resnet50 (got '" + arch + "')");
 
   if (r.skipped) std::fprintf(stderr, "resnet_eval: skipped %lld unreadable image(s)\n", static_cast<long long>(r.skipped));

@@ -39,7 +39,7 @@ std::function<double(study::Trial&)> objective(const ImageRunOptions& o, std::sh
     torch::manual_seed(o.seed);
     auto net = Model::make(classes);
     if (!o.weights.empty()) load_state_dict(net, o.weights.string());
-    const auto dev = device::Auto::select();
+    const auto dev = device::Named::select();
     net->to(dev);
     compensate_model<Compensation, Model>(net, v);
     BatchNormalizer normalize(v, dev);
@@ -50,12 +50,28 @@ std::function<double(study::Trial&)> objective(const ImageRunOptions& o, std::sh
   };
 }
 
+/// What the trials load, in one line (mean and std are the trials'), and the class-count warning.
+template <class Model, class Compensation>
+void print_summary(const ImageRunOptions& o, const PreparedImages& test, int64_t classes,
+                   const std::filesystem::path& folder) {
+  auto net = Model::make(classes);
+  if (!o.weights.empty()) load_state_dict(net, o.weights.string());  // a bad file stops the study here
+  const auto summary = summarize_image_run<Model, Compensation>(net, classes, o, folder, test, std::nullopt,
+                                                                device::Named::select());
+  print_image_run_summary(summary, &std::cerr, "resnet_study: ");
+}
+
 template <class Model>
 std::function<double(study::Trial&)> objective_for(const std::string& compensation, const ImageRunOptions& o,
-                                                   std::shared_ptr<const PreparedImages> test, int64_t classes) {
-  if (compensation == "notebook") return objective<Model, compensate::Notebook>(o, test, classes);
-  if (compensation == "exact") return objective<Model, compensate::Exact>(o, test, classes);
-  if (compensation == "none") return objective<Model, compensate::None>(o, test, classes);
+                                                   std::shared_ptr<const PreparedImages> test, int64_t classes,
+                                                   const std::filesystem::path& folder) {
+  auto with = [&]<class Compensation>() {
+    print_summary<Model, Compensation>(o, *test, classes, folder);
+    return objective<Model, Compensation>(o, test, classes);
+  };
+  if (compensation == "notebook") return with.template operator()<compensate::Notebook>();
+  if (compensation == "exact") return with.template operator()<compensate::Exact>();
+  if (compensation == "none") return with.template operator()<compensate::None>();
   throw std::invalid_argument("--compensation expects notebook, exact or none (got '" + compensation + "')");
 }
 
@@ -81,11 +97,13 @@ int main(int argc, char** argv) try {
       .flag("study-name", "ResNet", "study name (resumed when it exists)")
       .flag("sampler", "tpe", "tpe | random | grid | qmc")
       .flag("seed", "1998", "sampler seed and torch::manual_seed")
+      .device_flag()
       .flag("plot", "", "FILE.svg: contour of accuracy over (mean, std), plus FILE.png and the history")
       .flag("plot-size", "", "--plot's size: WxH pixels (1050x788) or inches (3.5x2.625in); default 6.4x4.8in")
       .flag("plot-dpi", "100", "--plot's dots per inch: the PNG's pixels per inch (text and lines are in points)")
       .flag("csv", "", "FILE.csv: every trial");
   args.parse(argc, argv);
+  device::Named::use(device::parse(args.text("device")));  // refused before any work when unusable
   if (args.text("data").empty()) throw std::invalid_argument("--data DIR is required (see --help)");
   const bool notebook = args.text("profile") == "notebook";
   if (!notebook && args.text("profile") != "quick") throw std::invalid_argument("--profile expects quick or notebook");
@@ -108,25 +126,24 @@ int main(int argc, char** argv) try {
 
   const auto folders = ImageFolders::find(o.data);
   auto test = std::make_shared<const PreparedImages>(prepare_images(folders.val, o.limit, o.workers, false));
-  const int64_t classes = classes_flag > 0 ? classes_flag
-                          : !o.weights.empty() ? classes_in_weights(o.weights)
-                                               : static_cast<int64_t>(test->classes.size());
+  o.classes = classes_flag;
+  const int64_t classes = image_run_classes(o, *test);
 
   study::StudyOptions options;
   options.name = args.text("study-name");
   options.storage_url = args.text("storage");
   options.direction = study::StudyDirection::Maximize;
   auto s = study::Study::create(options, search::make_sampler(args.text("sampler"), o.seed));
-  record_kernels(s, device::cpu_kernels(), device::Auto::select().str());
+  record_kernels(s, device::cpu_kernels(), device::Named::select().str());  // the study records the device
   std::fprintf(stderr, "resnet_study: study '%s' in %s: %zu trial(s) so far; running %d more (%s, %lld test images, %d epoch(s) per trial)\n",
                options.name.c_str(), options.storage_url.c_str(), s.trials().size(), trials, args.text("arch").c_str(),
                static_cast<long long>(test->set.size()), o.epochs);
 
   std::function<double(study::Trial&)> f;
   const auto& arch = args.text("arch");
-  if (arch == "resnet18") f = objective_for<ResNet18>(args.text("compensation"), o, test, classes);
-  else if (arch == "resnet34") f = objective_for<ResNet34>(args.text("compensation"), o, test, classes);
-  else if (arch == "resnet50") f = objective_for<ResNet50>(args.text("compensation"), o, test, classes);
+  if (arch == "resnet18") f = objective_for<ResNet18>(args.text("compensation"), o, test, classes, folders.val);
+  else if (arch == "resnet34") f = objective_for<ResNet34>(args.text("compensation"), o, test, classes, folders.val);
+  else if (arch == "resnet50") f = objective_for<ResNet50>(args.text("compensation"), o, test, classes, folders.val);
   else throw std::invalid_argument("--arch expects resnet18, resnet34 or resnet50 (got '" + arch + "')");
 
   study::OptimizeOptions run;

@@ -13,17 +13,9 @@
 
 using namespace normlab;
 
-template <class Compensation, class Device>
-using SeedProtocol = Pipeline<normalize::Runtime, LeNet, Adadelta<>, ReduceOnPlateau<>,
-                              Compensation, Device>;
-
+// The device is chosen at run time (--device): device::Named runs where device::Named::use() says.
 template <class Compensation>
-RunResult run_on(const std::string& device, const RunOptions& options, const data::TrainTest& data) {
-  if (device == "cpu") return SeedProtocol<Compensation, device::Cpu>{}.run(options, data);
-  if (device == "cuda") return SeedProtocol<Compensation, device::Cuda>{}.run(options, data);
-  if (device == "auto") return SeedProtocol<Compensation, device::Auto>{}.run(options, data);
-  throw std::invalid_argument("--device expects cpu, cuda or auto (got '" + device + "')");
-}
+using SeedProtocol = Pipeline<normalize::Runtime, LeNet, Adadelta<>, ReduceOnPlateau<>, Compensation, device::Named>;
 
 int main(int argc, char** argv) try {
   device::prefer_passive_openmp(argv);  // idle OpenMP threads sleep: fast on a busy machine
@@ -38,12 +30,13 @@ int main(int argc, char** argv) try {
       .flag("threads", std::to_string(device::default_threads()), "intra-op threads (default: this machine's cores)")
       .flag("seed", "1998", "torch::manual_seed")
       .flag("compensation", "notebook", "notebook | exact | none")
-      .flag("device", "auto", "cpu | cuda | auto")
+      .device_flag()
       .flag("batch", "64", "training batch size")
       .flag("test-batch", "1000", "test batch size")
       .flag("show-kernels", "0", "1: print the CPU kernels a run would use (docs/parity.md) and exit")
       .flag("fast", "0", "1: RunOptions::fast (bulk dropout masks, bfloat16 autocast where native; not the notebook's numbers)");
   args.parse(argc, argv);
+  device::Named::use(device::parse(args.text("device")));  // refused before any work when unusable
 
   RunOptions options;
   options.data_root = args.text("data");
@@ -73,14 +66,14 @@ int main(int argc, char** argv) try {
             << data.test.size() << " test images in " << options.data_root.string() << "), "
             << options.normalization->to_string() << ", compensation "
             << args.text("compensation") << ", " << options.epochs << " epoch(s), "
-            << options.threads << " thread(s)" << (options.fast ? ", fast mode" : "") << "\n";
+            << options.threads << " thread(s), device " << device::Named::select().str()
+            << (options.fast ? ", fast mode" : "") << "\n";
 
   const auto& compensation = args.text("compensation");
-  const auto& device = args.text("device");
   RunResult result;
-  if (compensation == "notebook") result = run_on<compensate::Notebook>(device, options, data);
-  else if (compensation == "exact") result = run_on<compensate::Exact>(device, options, data);
-  else if (compensation == "none") result = run_on<compensate::None>(device, options, data);
+  if (compensation == "notebook") result = SeedProtocol<compensate::Notebook>{}.run(options, data);
+  else if (compensation == "exact") result = SeedProtocol<compensate::Exact>{}.run(options, data);
+  else if (compensation == "none") result = SeedProtocol<compensate::None>{}.run(options, data);
   else throw std::invalid_argument("--compensation expects notebook, exact or none (got '" + compensation + "')");
 
   std::printf("correct=%lld total=%lld seconds=%.2f\n", static_cast<long long>(result.correct),

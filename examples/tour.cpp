@@ -1,6 +1,7 @@
 // A tour of normlab in one program (docs/README.md): composing a Pipeline, compile-time and
 // run-time normalization, the exact conv1 compensation, folding a Normalize into a trained net, and
-// the error for an invalid (mean, std). Small subsets, one epoch: a few seconds on a CPU.
+// the errors for an invalid (mean, std) and for run-time values that contradict a compile-time
+// Normalize. Small subsets, one epoch: a few seconds on a CPU.
 // Prints each check; exits 1 when one fails.
 
 #include <cmath>
@@ -13,6 +14,10 @@
 #include "cli.hpp"
 
 using namespace normlab;
+
+// The tour stays on the CPU (device::Cpu, no --device flag): its checks compare runs bit for bit
+// and take seconds there; the programs that train for real take --device (seed_mnist, mnist_study,
+// resnet_eval, resnet_study; device::Named picks the device at run time).
 
 // 1. Policies are found by kind, in any order; missing slots take their defaults.
 using Seed = Pipeline<Normalize<0.1307, 0.3081>, LeNet, device::Cpu>;
@@ -111,6 +116,18 @@ int main(int argc, char** argv) try {
   } catch (const std::invalid_argument& e) {
     std::cout << "  caught: " << e.what() << "\n";
     check(std::string(e.what()).find("std = 0") != std::string::npos, "std = 0 refused, naming the value");
+  }
+
+  std::cout << "6. run-time values never override a compile-time Normalize (docs/pipeline.md)\n";
+  options.normalization = NormalizationValues::uniform(0.0, 1.0);
+  try {
+    Seed{}.run(options, data);
+    check(false, "different run-time values refused");
+  } catch (const std::invalid_argument& e) {
+    std::cout << "  caught: " << e.what() << "\n";
+    check(std::string(e.what()).find("(mean=0 std=1) differs from the Pipeline's compile-time Normalize "
+                                     "(mean=0.1307 std=0.3081)") != std::string::npos,
+          "different run-time values refused, naming both");
   }
 
   std::cout << (failures ? "tour: " + std::to_string(failures) + " check(s) FAILED\n" : "tour: all checks passed\n");

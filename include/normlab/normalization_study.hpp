@@ -21,11 +21,14 @@ namespace normlab {
 using NotebookSpace = search::Space<search::Uniform<"mean", -3.0, 3.0>, search::LogUniform<"std", 0.1, 2.0>>;
 
 /// objective(trial) for Study::optimize. Data is loaded once and shared by every trial.
+/// PipelineType's Normalization must be normalize::Runtime (or left out): a compile-time one stops
+/// the build (Pipeline::takes_runtime_normalization).
 /// Each epoch's test accuracy is reported as intermediate value `epoch`; when the study's pruner
 /// says so the trial ends as PRUNED. A diverging run (NaN loss) ends as FAIL with the reason.
 template <class PipelineType, class Space = NotebookSpace>
 std::function<double(study::Trial&)> normalization_objective(
     RunOptions base, std::shared_ptr<const data::TrainTest> data) {
+  static_assert(detail::check_study_pipeline<PipelineType>());
   return [base = std::move(base), data = std::move(data)](study::Trial& trial) {
     const auto params = Space::suggest(trial);
     RunOptions options = base;
@@ -90,6 +93,7 @@ std::unique_ptr<study::Study> run_study(const study::StudyOptions& options, cons
                                         std::shared_ptr<const data::TrainTest> data, int n_trials,
                                         const study::OptimizeOptions& optimize = {},
                                         std::unique_ptr<study::Pruner> pruner = nullptr) {
+  static_assert(detail::check_study_pipeline<PipelineType>());
   auto s = std::make_unique<study::Study>(options, PipelineType::search_t::make(base.seed), std::move(pruner));
   device::set_threads(base.threads);
   record_kernels(*s, device::cpu_kernels(), PipelineType::device_t::select().str());

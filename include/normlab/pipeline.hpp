@@ -10,7 +10,10 @@
 // compensate::Notebook, Optimizer = Adadelta<>, Scheduler = ReduceOnPlateau<> (mode max on test
 // accuracy, as the notebook), Device = device::Auto, Dataset = data::Mnist, Search = search::Tpe<>
 // (Optuna 3.1's TPESampler, used by run_study in normalization_study.hpp).
-// RunOptions::normalization overrides the compile-time (mean, std) at run time, for searches.
+// RunOptions::normalization gives the (mean, std) at run time, for searches: to a Pipeline whose
+// Normalization is normalize::Runtime (or that names none). A compile-time Normalize<m, s>,
+// NormalizePerChannel<...> or normalize::Identity is never overridden: run-time values that differ
+// from it are refused (std::invalid_argument naming both), equal ones are accepted.
 
 #include <chrono>
 #include <cmath>
@@ -55,7 +58,9 @@ struct RunOptions {
   /// and bfloat16 autocast for the forward passes on CPUs with AVX512-BF16: no longer the
   /// notebook's numbers. docs/performance.md; train/variant_trainer.hpp (run_fast).
   bool fast = false;
-  std::optional<NormalizationValues> normalization;  ///< run-time (mean, std); else the policy's
+  /// Run-time (mean, std), for a Pipeline<normalize::Runtime, ...> (or one that names no
+  /// Normalization); with a compile-time Normalization they must equal its values (else refused).
+  std::optional<NormalizationValues> normalization;
   std::size_t record_losses = 0;      ///< keep the first K training batch losses of epoch 1
   std::ostream* log = &std::cerr;     ///< progress lines; nullptr for silence
   bool progress_bar = true;           ///< a bar over the batches, when stderr is a terminal
@@ -118,6 +123,43 @@ class Pipeline {
   /// How a study over this pipeline proposes (mean, std): see normalization_study.hpp.
   using search_t = detail::slot_t<policy::Search, search::Tpe<>, Policies...>;
 
+  /// Whether RunOptions::normalization may choose this pipeline's (mean, std): its Normalization
+  /// is normalize::Runtime, or it names none (then normalize::Identity when no values are given).
+  /// False for a compile-time Normalize, NormalizePerChannel or normalize::Identity, which run-time
+  /// values may only repeat. A study over (mean, std) needs it true (normalization_study.hpp).
+  static constexpr bool takes_runtime_normalization =
+      std::is_same_v<normalization_t, normalize::Runtime> ||
+      detail::count_of_kind<policy::Normalization, Policies...> == 0;
+
+  /**
+   * The (mean, std) a run uses, given the run-time values `given` (RunOptions::normalization): them
+   * where takes_runtime_normalization, else the compile-time policy's values. Run-time values that
+   * differ from a compile-time Normalization are a std::invalid_argument naming both (`source`
+   * says where they came from); equal ones (NormalizationValues::same_as) are accepted.
+   */
+  static NormalizationValues resolve_normalization(const std::optional<NormalizationValues>& given,
+                                                   const char* source = "RunOptions::normalization") {
+    if (given) given->validate();
+    if constexpr (takes_runtime_normalization) {
+      if (given) return *given;
+      return normalization_t::values();  // normalize::Runtime's throws: no (mean, std) given
+    } else {
+      auto fixed = normalization_t::values();
+      if (!given) return fixed;
+      if (!given->same_as(fixed)) {
+        std::string policy = "its compile-time Normalization";
+        if constexpr (requires { normalization_t::name; }) policy = normalization_t::name;
+        throw std::invalid_argument("normlab::Pipeline: " + std::string(source) + " (" + given->to_string() +
+                                    ") differs from the Pipeline's compile-time " + policy + " (" +
+                                    fixed.to_string() +
+                                    "); run-time values never override a compile-time Normalization: "
+                                    "name normalize::Runtime in the Pipeline to take them at run time, or "
+                                    "leave them unset (docs/pipeline.md)");
+      }
+      return *given;  // the same transform; the run-time spelling, as runs always used
+    }
+  }
+
   /// Reads the Dataset policy's data from options.data_root, then trains and tests.
   RunResult run(const RunOptions& options) const {
     check(options);  // refuse bad options before reading any data
@@ -130,7 +172,7 @@ class Pipeline {
     if constexpr (std::is_same_v<model_t, LeNet>)
       if (options.fast) return detail::run_fast<Pipeline>(options, data);
     RunResult result;
-    result.normalization = options.normalization ? *options.normalization : normalization_t::values();
+    result.normalization = resolve_normalization(options.normalization);
     result.normalization.validate();
     const bool identity = !options.normalization && normalization_t::is_identity;
 
@@ -197,7 +239,7 @@ class Pipeline {
   }
 
   static void check(const RunOptions& o) {
-    if (o.normalization) o.normalization->validate();
+    resolve_normalization(o.normalization);  // invalid, missing or conflicting (mean, std)
     auto positive = [](int64_t v, const char* what) {
       if (v <= 0)
         throw std::invalid_argument(std::string("normlab::RunOptions: ") + what +
@@ -210,6 +252,20 @@ class Pipeline {
       throw std::invalid_argument("normlab::RunOptions: train_limit and test_limit must be >= 0");
   }
 };
+
+namespace detail {
+/// The check of every study over (mean, std) of a Pipeline (normalization_objective, run_study,
+/// run_trials_batched, run_study_batched): its trials set RunOptions::normalization, which a
+/// compile-time Normalization would refuse at run time; here the build stops instead, once.
+template <class PipelineType>
+constexpr bool check_study_pipeline() {
+  static_assert(PipelineType::takes_runtime_normalization,
+                "normlab: a study over (mean, std) needs a Pipeline whose Normalization is normalize::Runtime "
+                "(this one fixes (mean, std) at compile time with Normalize, NormalizePerChannel or "
+                "normalize::Identity, which run-time values never override; see docs/pipeline.md)");
+  return true;
+}
+}  // namespace detail
 
 }  // namespace normlab
 

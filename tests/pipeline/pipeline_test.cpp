@@ -28,6 +28,14 @@ static_assert(std::is_same_v<Minimal::dataset_t, data::Mnist>);
 
 using CpuLeNet = Pipeline<LeNet, device::Cpu>;
 
+// Which pipelines take run-time (mean, std): normalize::Runtime, or no Normalization named.
+static_assert(Pipeline<normalize::Runtime, LeNet>::takes_runtime_normalization);
+static_assert(Minimal::takes_runtime_normalization);
+static_assert(!Seed::takes_runtime_normalization);
+static_assert(!Shuffled::takes_runtime_normalization);
+static_assert(!Pipeline<normalize::Identity, LeNet>::takes_runtime_normalization);
+static_assert(!Pipeline<NormalizePerChannel<Channels{0.5, 0.4, 0.3}, Channels{0.2, 0.2, 0.2}>, LeNet>::takes_runtime_normalization);
+
 namespace {
 RunOptions quiet(int epochs, int64_t train_limit, int64_t test_limit) {
   RunOptions o;
@@ -148,4 +156,86 @@ TEST_CASE("per-epoch progress lines and early stopping through on_epoch", "[pipe
   REQUIRE(result.history.size() == 2);
   REQUIRE_THAT(log.str(), Catch::Contains("epoch 1/5") && Catch::Contains("epoch 2/5") &&
                               Catch::Contains("accuracy") && Catch::Contains("lr 1"));
+}
+
+// --- run-time values never silently override a compile-time Normalization -------------------------
+TEST_CASE("a compile-time Normalize refuses different run-time values, naming both, before any work",
+          "[pipeline][normalization]") {
+  auto options = quiet(1, 64, 64);
+  options.data_root = "/nonexistent/normlab";  // the refusal comes first: no data is read
+  options.normalization = NormalizationValues::uniform(0.0, 1.0);
+  using Fixed = Pipeline<Normalize<0.1307, 0.3081>, LeNet, device::Cpu>;
+  REQUIRE_THROWS_MATCHES(
+      Fixed{}.run(options), std::invalid_argument,
+      Catch::Message("normlab::Pipeline: RunOptions::normalization (mean=0 std=1) differs from the Pipeline's "
+                     "compile-time Normalize (mean=0.1307 std=0.3081); run-time values never override a "
+                     "compile-time Normalization: name normalize::Runtime in the Pipeline to take them at run "
+                     "time, or leave them unset (docs/pipeline.md)"));
+  options.normalization = NormalizationValues::uniform(0.1307, 0.3082);  // one digit off is different
+  REQUIRE_THROWS_WITH(Fixed{}.run(options), Catch::Contains("(mean=0.1307 std=0.3082) differs") &&
+                                                Catch::Contains("Normalize (mean=0.1307 std=0.3081)"));
+  options.normalization = NormalizationValues::uniform(0.1307, 0.3081);  // equal: accepted, then data is read
+  REQUIRE_THROWS_WITH(Fixed{}.run(options), Catch::Contains("data directory '/nonexistent/normlab' does not exist"));
+}
+
+TEST_CASE("normalize::Identity and NormalizePerChannel refuse different run-time values too",
+          "[pipeline][normalization]") {
+  using Identity = Pipeline<normalize::Identity, LeNet, device::Cpu>;
+  REQUIRE_THROWS_WITH(Identity::resolve_normalization(NormalizationValues::uniform(0.1307, 0.3081)),
+                      Catch::Contains("RunOptions::normalization (mean=0.1307 std=0.3081) differs from the "
+                                      "Pipeline's compile-time normalize::Identity (mean=0 std=1)"));
+  CHECK(Identity::resolve_normalization(NormalizationValues::uniform(0.0, 1.0)).to_string() == "mean=0 std=1");
+  CHECK(Identity::resolve_normalization(std::nullopt).to_string() == "mean=0 std=1");
+
+  using ImageNet = Pipeline<NormalizePerChannel<Channels{0.485, 0.456, 0.406}, Channels{0.229, 0.224, 0.225}>, LeNet>;
+  REQUIRE_THROWS_WITH(ImageNet::resolve_normalization(NormalizationValues{{0.485, 0.456, 0.406}, {0.229, 0.224, 0.2}}),
+                      Catch::Contains("(mean=[0.485,0.456,0.406] std=[0.229,0.224,0.2]) differs from the Pipeline's "
+                                      "compile-time NormalizePerChannel (mean=[0.485,0.456,0.406] std=[0.229,0.224,0.225])"));
+  CHECK(ImageNet::resolve_normalization(NormalizationValues{{0.485, 0.456, 0.406}, {0.229, 0.224, 0.225}}).channels() == 3);
+  // One value for every channel is the same transform as a list of that value.
+  using Gray = Pipeline<NormalizePerChannel<Channels{0.5, 0.5, 0.5}, Channels{0.25, 0.25, 0.25}>, LeNet>;
+  CHECK(Gray::resolve_normalization(NormalizationValues::uniform(0.5, 0.25)).to_string() == "mean=0.5 std=0.25");
+  REQUIRE_THROWS_AS(Gray::resolve_normalization(NormalizationValues::uniform(0.5, 0.5)), std::invalid_argument);
+}
+
+TEST_CASE("normalize::Runtime and a Pipeline without a Normalization take run-time values",
+          "[pipeline][normalization]") {
+  const auto given = NormalizationValues::uniform(-2.5, 0.15);
+  CHECK(Pipeline<normalize::Runtime, LeNet>::resolve_normalization(given).to_string() == "mean=-2.5 std=0.15");
+  CHECK(Minimal::resolve_normalization(given).to_string() == "mean=-2.5 std=0.15");
+  CHECK(Minimal::resolve_normalization(std::nullopt).to_string() == "mean=0 std=1");  // Identity's
+  // Runtime without values says so before any data is read.
+  auto options = quiet(1, 64, 64);
+  options.data_root = "/nonexistent/normlab";
+  REQUIRE_THROWS_WITH((Pipeline<normalize::Runtime, LeNet, device::Cpu>{}.run(options)),
+                      "normlab::normalize::Runtime: no (mean, std) given; set RunOptions::normalization");
+  // Invalid values are refused as before, whatever the Normalization.
+  options.normalization = NormalizationValues::uniform(0.1307, 0.0);
+  REQUIRE_THROWS_WITH((Pipeline<Normalize<0.1307, 0.3081>, LeNet, device::Cpu>{}.run(options)),
+                      Catch::Contains("std = 0 (it must be finite and > 0)"));
+}
+
+TEST_CASE("equal run-time values on a compile-time Normalize give the compile-time run, bit for bit",
+          "[pipeline][normalization]") {
+  auto options = quiet(1, 256, 200);
+  using Fixed = Pipeline<Normalize<0.5, 0.25>, LeNet, device::Cpu>;
+  const auto compile_time = Fixed{}.run(options);
+  options.normalization = NormalizationValues::uniform(0.5, 0.25);
+  const auto both = Fixed{}.run(options);
+  REQUIRE(both.normalization.to_string() == "mean=0.5 std=0.25");
+  REQUIRE(compile_time.correct == both.correct);
+  REQUIRE(compile_time.history[0].train_loss == both.history[0].train_loss);
+  REQUIRE(compile_time.history[0].test_loss == both.history[0].test_loss);
+}
+
+TEST_CASE("device::Named runs a Pipeline where use() says: the CPU run, bit for bit", "[pipeline][device]") {
+  auto options = quiet(1, 256, 200);
+  options.normalization = NormalizationValues::uniform(0.1307, 0.3081);
+  const auto on_cpu = Pipeline<normalize::Runtime, LeNet, device::Cpu>{}.run(options);
+  device::Named::use("cpu");
+  const auto named = Pipeline<normalize::Runtime, LeNet, device::Named>{}.run(options);
+  device::Named::reset();
+  REQUIRE(named.correct == on_cpu.correct);
+  REQUIRE(named.history[0].train_loss == on_cpu.history[0].train_loss);
+  REQUIRE(named.history[0].test_loss == on_cpu.history[0].test_loss);
 }

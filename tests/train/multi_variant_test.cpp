@@ -195,6 +195,29 @@ TEST_CASE("a batched study asks K trials, trains them together, tells K results"
   }
 }
 
+TEST_CASE("run_variants and RunOptions::fast refuse variants that differ from a compile-time Normalize",
+          "[train][multi_variant][normalization]") {
+  using Fixed = Pipeline<Normalize<0.1307, 0.3081>, LeNet, device::Cpu>;
+  const auto options = fixture_options(1, 64, 64);
+  REQUIRE_THROWS_WITH(run_variants<Fixed>(options, fixture(), {NormalizationValues::uniform(0.1307, 0.3081),
+                                                               NormalizationValues::uniform(0.0, 1.0)}),
+                      "normlab::Pipeline: a run_variants variant (mean=0 std=1) differs from the Pipeline's "
+                      "compile-time Normalize (mean=0.1307 std=0.3081); run-time values never override a "
+                      "compile-time Normalization: name normalize::Runtime in the Pipeline to take them at run "
+                      "time, or leave them unset (docs/pipeline.md)");
+  auto fast = options;
+  fast.fast = true;
+  fast.normalization = NormalizationValues::uniform(0.0, 1.0);
+  REQUIRE_THROWS_WITH(Fixed{}.run(fast, fixture()), Catch::Contains("RunOptions::normalization (mean=0 std=1) differs"));
+  // Equal values train as the compile-time run does.
+  const auto runs = run_variants<Fixed>(options, fixture(), {NormalizationValues::uniform(0.1307, 0.3081)});
+  REQUIRE(runs.size() == 1);
+  auto alone = options;
+  const auto expected = Fixed{}.run(alone, fixture());
+  REQUIRE(runs[0].result.correct == expected.correct);
+  REQUIRE(runs[0].result.history[0].train_loss == expected.history[0].train_loss);
+}
+
 TEST_CASE("RunOptions::fast trains the protocol through the bulk-mask path (bf16 only where native)",
           "[train][multi_variant][fast]") {
   auto options = fixture_options(1, 0, 0);

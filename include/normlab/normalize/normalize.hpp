@@ -39,6 +39,7 @@ struct Normalize {
   static_assert(detail::valid_std(Std), "normlab::Normalize requires Std > 0 (and finite)");
   static_assert(detail::finite(Mean), "normlab::Normalize requires a finite Mean");
   using normlab_policy = policy::Normalization;
+  static constexpr const char* name = "Normalize";
   static constexpr bool is_identity = false;
   static NormalizationValues values() { return NormalizationValues::uniform(Mean, Std); }
 };
@@ -55,6 +56,7 @@ struct NormalizePerChannel {
     return true;
   }(), "normlab::NormalizePerChannel requires every Std > 0 (and finite)");
   using normlab_policy = policy::Normalization;
+  static constexpr const char* name = "NormalizePerChannel";
   static constexpr bool is_identity = false;
   static NormalizationValues values() {
     NormalizationValues v{{}, {}};
@@ -69,13 +71,16 @@ namespace normalize {
 /// No normalization: only ToTensor's /255 (mean 0, std 1, and no arithmetic spent on it).
 struct Identity {
   using normlab_policy = policy::Normalization;
+  static constexpr const char* name = "normalize::Identity";
   static constexpr bool is_identity = true;
   static NormalizationValues values() { return NormalizationValues::uniform(0.0, 1.0); }
 };
 
-/// The values come from RunOptions::normalization at run time (a search's trials).
+/// The values come from RunOptions::normalization at run time (a search's trials). The only
+/// Normalization that takes them: a Pipeline with a compile-time one refuses values that differ.
 struct Runtime {
   using normlab_policy = policy::Normalization;
+  static constexpr const char* name = "normalize::Runtime";
   static constexpr bool is_identity = false;
   static NormalizationValues values() {
     throw std::invalid_argument(

@@ -28,6 +28,22 @@ struct NormalizationValues {
     return true;
   }
 
+  /// True when both are the same transform: equal (mean, std) channel by channel, where one value
+  /// given for all channels equals a list only when every entry of the list is that value. Exact
+  /// comparison: 0.1307 and 0.13070000000000001 are the same double, 0.1307 and 0.1308 are not.
+  bool same_as(const NormalizationValues& other) const {
+    const auto covers = [](const std::vector<double>& one, const std::vector<double>& many) {
+      for (double v : many)
+        if (v != one[0]) return false;
+      return true;
+    };
+    if (mean.size() == other.mean.size() && std.size() == other.std.size())
+      return mean == other.mean && std == other.std;
+    if (mean.size() == 1 && std.size() == 1) return covers(mean, other.mean) && covers(std, other.std);
+    if (other.mean.size() == 1 && other.std.size() == 1) return covers(other.mean, mean) && covers(other.std, std);
+    return false;
+  }
+
   /// Throws std::invalid_argument naming the bad value: stds must be finite and > 0, means finite.
   void validate() const {
     if (mean.empty() || mean.size() != std.size()) {

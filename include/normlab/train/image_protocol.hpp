@@ -19,6 +19,7 @@
 #include <memory>
 #include <optional>
 #include <ostream>
+#include <sstream>
 #include <string>
 #include <torch/torch.h>
 #include <vector>
@@ -66,7 +67,67 @@ struct ImageRunOptions {
   double lr = 0.01;
   double momentum = 0.9;
   std::filesystem::path predictions;    ///< CSV: path, true class, predicted class, logits
+  /// Progress lines, and before the run one line of what was loaded (ImageRunSummary) and, where
+  /// the model's classes differ from the folder's, a warning; nullptr for silence.
   std::ostream* log = &std::cerr;
+};
+
+/**
+ * What a run of the image protocol loaded: one line for a person (to_string()) and, when the model's
+ * class count differs from the folder's, a warning (class_count_warning()). Made by
+ * summarize_image_run; run_image_protocol writes both to ImageRunOptions::log before it evaluates.
+ */
+struct ImageRunSummary {
+  std::string model;                ///< the Model policy's name, e.g. "resnet18"
+  int64_t parameters = 0;           ///< the model's parameter count (its buffers not included)
+  int64_t classes = 0;              ///< the model's outputs
+  std::filesystem::path weights;    ///< empty: seeded initialisation
+  bool classes_given = false;       ///< the class count came from ImageRunOptions::classes (--classes)
+  std::filesystem::path folder;     ///< the folder evaluated
+  int64_t images = 0;               ///< images in the folder that are evaluated (after limit)
+  int64_t folder_classes = 0;       ///< the folder's classes (sub-folders)
+  int epochs = 0;                   ///< fine-tuning epochs before the test
+  std::optional<NormalizationValues> normalization;  ///< nullopt: each trial of a study has its own
+  std::string compensation;
+  std::string device;
+
+  /// "resnet18 (11689512 parameters, 1000 classes from weights 'w.pt') on 'data/val': 200 images in
+  /// 10 classes; mean=0 std=1, compensation notebook, 0 fine-tuning epoch(s), device cpu" (the same
+  /// (mean, std) on every channel is written once)
+  std::string to_string() const {
+    std::ostringstream out;
+    out << model << " (" << parameters << " parameters, " << classes << " classes "
+        << (classes_given ? "as given" : !weights.empty() ? "from" : "from the folder, seeded initialisation");
+    if (!weights.empty()) out << (classes_given ? ", weights '" : " weights '") << weights.string() << "'";
+    out << ") on '" << folder.string() << "': " << images << " images in " << folder_classes << " classes; "
+        << (!normalization ? std::string("(mean, std) per trial")
+            : normalization->is_uniform()  // one (mean, std) on every channel: written once
+                ? NormalizationValues::uniform(normalization->mean[0], normalization->std[0]).to_string()
+                : normalization->to_string())
+        << ", compensation " << compensation << ", " << epochs
+        << " fine-tuning epoch(s), device " << device;
+    return out.str();
+  }
+
+  /// Empty when the model has as many classes as the folder. Otherwise one sentence: with more
+  /// model classes, folder class i (sorted by name) is scored against the model's class i, which is
+  /// meaningless unless they are the same class (fine-tuning learns the mapping: no warning then);
+  /// with fewer, the folder's extra classes can never be predicted.
+  std::string class_count_warning() const {
+    if (classes == folder_classes || (classes > folder_classes && epochs > 0)) return "";
+    std::ostringstream out;
+    out << "warning: ";
+    if (!weights.empty()) out << "the weights '" << weights.string() << "' have ";
+    else out << "the model has ";
+    out << classes << " classes but the image folder '" << folder.string() << "' has " << folder_classes << "; ";
+    if (classes > folder_classes)
+      out << "accuracy will be meaningless unless the folder's classes, sorted by name, are the model's classes 0 to "
+          << folder_classes - 1 << " in that order (fine-tune with epochs > 0 to learn the mapping instead)";
+    else
+      out << "images of its classes " << classes << " to " << folder_classes - 1
+          << " can never be predicted correctly (set the class count to the folder's)";
+    return out.str();
+  }
 };
 
 struct ImageRunResult {
@@ -76,6 +137,7 @@ struct ImageRunResult {
   int64_t skipped = 0;                  ///< corrupt images skipped (skip_corrupt)
   std::vector<double> train_losses;     ///< per fine-tuning epoch
   double seconds = 0;
+  ImageRunSummary loaded;               ///< what was loaded (also written to ImageRunOptions::log)
 };
 
 /// A test set decoded and transformed once (uint8 [N, 3, 224, 224]) for many evaluations, e.g.
@@ -113,6 +175,47 @@ inline int64_t classes_in_weights(const std::filesystem::path& weights) {
   for (const auto& [name, sizes] : read_state_dict_shapes(weights.string()))
     if (name == "fc.weight" && !sizes.empty()) return sizes[0];
   throw StateDictError("normlab: '" + weights.string() + "' has no fc.weight to take the class count from");
+}
+
+/// The model's class count for a run on `test`: ImageRunOptions::classes when set, else the
+/// weights' (fc.weight's rows), else the folder's.
+inline int64_t image_run_classes(const ImageRunOptions& o, const PreparedImages& test) {
+  return o.classes > 0 ? o.classes
+         : !o.weights.empty() ? classes_in_weights(o.weights)
+                              : static_cast<int64_t>(test.classes.size());
+}
+
+/// What a run with `net` (a ModelPolicy's module, `classes` outputs) on `test` (read from `folder`)
+/// loaded, for the summary line and the class-count warning; `values` nullopt for a study's trials.
+template <class ModelPolicy, class Compensation, class Net>
+ImageRunSummary summarize_image_run(const Net& net, int64_t classes, const ImageRunOptions& o,
+                                    const std::filesystem::path& folder, const PreparedImages& test,
+                                    const std::optional<NormalizationValues>& values, torch::Device device) {
+  ImageRunSummary s;
+  if constexpr (requires { ModelPolicy::name; }) s.model = ModelPolicy::name;
+  else s.model = "model";
+  for (const auto& p : net->parameters()) s.parameters += p.numel();
+  s.classes = classes;
+  s.weights = o.weights;
+  s.classes_given = o.classes > 0;
+  s.folder = folder;
+  s.images = test.set.size();
+  s.folder_classes = static_cast<int64_t>(test.classes.size());
+  s.epochs = o.epochs;
+  s.normalization = values;
+  if constexpr (requires { Compensation::name; }) s.compensation = Compensation::name;
+  else s.compensation = "custom";
+  s.device = device.str();
+  return s;
+}
+
+/// Writes the summary line (prefixed with `program`, e.g. "resnet_eval: ") and, when there is one,
+/// the class-count warning, one line each, to `out` (nothing when `out` is nullptr).
+inline void print_image_run_summary(const ImageRunSummary& s, std::ostream* out, const std::string& program = "") {
+  if (!out) return;
+  *out << program << "loaded " << s.to_string() << "\n";
+  const auto warning = s.class_count_warning();
+  if (!warning.empty()) *out << program << warning << "\n";
 }
 
 namespace detail {
@@ -195,9 +298,7 @@ ImageRunResult run_image_protocol(const ImageRunOptions& o, const NormalizationV
   // The notebook's order: seed, data, model (+ weights), compensation, criterion, optimizer.
   torch::manual_seed(o.seed);
   const auto test = prepare_images(folders.val, o.limit, o.workers, o.skip_corrupt);
-  const int64_t classes = o.classes > 0 ? o.classes
-                          : !o.weights.empty() ? classes_in_weights(o.weights)
-                                               : static_cast<int64_t>(test.classes.size());
+  const int64_t classes = image_run_classes(o, test);
   auto net = ModelPolicy::make(classes);
   if (!o.weights.empty()) load_state_dict(net, o.weights.string());
   net->to(dev);
@@ -205,6 +306,8 @@ ImageRunResult run_image_protocol(const ImageRunOptions& o, const NormalizationV
 
   ImageRunResult result;
   result.skipped = test.skipped;
+  result.loaded = summarize_image_run<ModelPolicy, Compensation>(net, classes, o, folders.val, test, values, dev);
+  print_image_run_summary(result.loaded, o.log);
   Progress progress(o.log, true);
   if (o.epochs > 0) {
     torch::optim::SGD sgd(net->parameters(), torch::optim::SGDOptions(o.lr).momentum(o.momentum));

@@ -64,6 +64,7 @@ using BatchedNotebookSpace = search::Space<search::Uniform<"mean", -3.0, 3.0>, s
 template <class PipelineType, class Space = BatchedNotebookSpace>
 void run_trials_batched(study::Study& s, const RunOptions& base, const data::TrainTest& data, int n_trials, int k,
                         VariantOptions more = {}) {
+  static_assert(detail::check_study_pipeline<PipelineType>());
   if (k <= 0) throw std::invalid_argument("normlab::run_study_batched: k must be > 0");
   interrupt::clear();
   InterruptGuard on_ctrl_c;  // Ctrl-C: the round's trials are recorded as FAIL and queued again
@@ -130,6 +131,7 @@ std::unique_ptr<study::Study> run_study_batched(const study::StudyOptions& optio
                                                 std::shared_ptr<const data::TrainTest> data, int n_trials, int k,
                                                 std::unique_ptr<study::Pruner> pruner = nullptr,
                                                 VariantOptions more = {}) {
+  static_assert(detail::check_study_pipeline<PipelineType>());
   auto s = std::make_unique<study::Study>(options, PipelineType::search_t::make(base.seed), std::move(pruner));
   run_trials_batched<PipelineType, Space>(*s, base, *data, n_trials, k, std::move(more));
   return s;

@@ -288,7 +288,9 @@ class VariantTrainer {
  * @param options as for Pipeline::run; `normalization` and `on_epoch` are not used (see `variants`
  *        and `more.on_epoch`); with a `log`, one line per variant and epoch.
  * @param data    loaded once, shared by every variant.
- * @param variants one (mean, std) per variant (validated).
+ * @param variants one (mean, std) per variant (validated). With a compile-time Normalization
+ *        (Pipeline::takes_runtime_normalization false) each must equal it, as Pipeline::run refuses
+ *        run-time values that differ from it (std::invalid_argument naming both).
  * @param more    pruning callback, kernels, workers.
  */
 template <class PipelineType>
@@ -298,6 +300,7 @@ std::vector<VariantRun> run_variants(const RunOptions& options, const data::Trai
   using scheduler_t = typename PipelineType::scheduler_t;
   using device_t = typename PipelineType::device_t;
   if (variants.empty()) return {};
+  for (const auto& v : variants) PipelineType::resolve_normalization(v, "a run_variants variant");
   if (options.epochs <= 0 || options.train_batch <= 0 || options.test_batch <= 0)
     throw std::invalid_argument("normlab::run_variants: epochs, train_batch and test_batch must be > 0");
   const auto count = variants.size();
@@ -407,9 +410,8 @@ template <class PipelineType>
 RunResult run_fast(const RunOptions& options, const data::TrainTest& data) {
   using scheduler_t = typename PipelineType::scheduler_t;
   using device_t = typename PipelineType::device_t;
-  using normalization_t = typename PipelineType::normalization_t;
   RunResult result;
-  result.normalization = options.normalization ? *options.normalization : normalization_t::values();
+  result.normalization = PipelineType::resolve_normalization(options.normalization);
   result.normalization.validate();
   device::set_threads(options.threads);
   if (options.keep_freed_memory) device::keep_freed_memory();

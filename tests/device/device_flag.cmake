@@ -1,0 +1,92 @@
+# --device on every program that trains or evaluates (seed_mnist, mnist_study, resnet_eval,
+# resnet_study): `--device cpu` runs there and says so; `--device gpu` and a GPU that is not visible
+# are refused with exit code 1 and one sentence before any work. resnet_eval and resnet_study print
+# one line of what they loaded, and a warning for 10-class weights on a 2-class folder.
+file(REMOVE_RECURSE ${WORK})
+file(MAKE_DIRECTORY ${WORK}/folder/a ${WORK}/folder/b)
+file(COPY_FILE ${DATA}/images/rgb.png ${WORK}/folder/a/1.png)
+file(COPY_FILE ${DATA}/images/gray.jpg ${WORK}/folder/a/2.jpg)
+file(COPY_FILE ${DATA}/images/wide.jpg ${WORK}/folder/b/3.jpg)
+
+set(seed_args --data ${DATA} --epochs 1 --train-limit 128 --test-limit 64 --threads 1)
+set(study_args --data ${DATA} --epochs 1 --train-limit 128 --test-limit 64 --threads 1 --trials 1 --sampler random)
+set(eval_args --data ${WORK}/folder --threads 1 --workers 1)
+set(resnet_study_args --data ${WORK}/folder --threads 1 --workers 1 --trials 1 --sampler random)
+
+function(run_program out_var err_var rc_var)
+  execute_process(COMMAND ${ARGN} OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE rc)
+  set(${out_var} "${out}" PARENT_SCOPE)
+  set(${err_var} "${err}" PARENT_SCOPE)
+  set(${rc_var} "${rc}" PARENT_SCOPE)
+endfunction()
+
+# Refused: exit code 1, the program's name, normlab's sentence, and no work done (no study file).
+set(not_visible "requested but (this LibTorch has no CUDA or no GPU is visible|only [0-9]+ CUDA devices? (is|are) visible)")
+foreach(program seed_mnist mnist_study resnet_eval resnet_study)
+  if(program STREQUAL "seed_mnist")
+    set(command ${SEED} ${seed_args})
+  elseif(program STREQUAL "mnist_study")
+    set(command ${STUDY} ${study_args} --storage sqlite:///${WORK}/refused.sqlite3)
+  elseif(program STREQUAL "resnet_eval")
+    set(command ${EVAL} ${eval_args})
+  else()
+    set(command ${RESNET_STUDY} ${resnet_study_args} --storage sqlite:///${WORK}/refused.sqlite3)
+  endif()
+  run_program(out err rc ${command} --device gpu)
+  if(NOT rc EQUAL 1 OR NOT err STREQUAL "${program}: error: normlab: unknown device 'gpu' (expected cpu, cuda, cuda:N or auto)\n"
+     OR out MATCHES "accuracy")
+    message(FATAL_ERROR "${program} --device gpu: expected exit 1 and the unknown-device sentence, got ${rc}:\n${out}\n${err}")
+  endif()
+  run_program(out err rc ${command} --device cuda:99)
+  if(NOT rc EQUAL 1 OR NOT err MATCHES "^${program}: error: normlab: cuda:99 ${not_visible}")
+    message(FATAL_ERROR "${program} --device cuda:99: expected exit 1 and the not-visible sentence, got ${rc}:\n${out}\n${err}")
+  endif()
+  if(EXISTS ${WORK}/refused.sqlite3)
+    message(FATAL_ERROR "${program}: a refused --device still created the study file")
+  endif()
+  message(STATUS "${program} --device gpu / cuda:99: refused")
+endforeach()
+
+# Runs on the CPU and says so.
+run_program(out err rc ${SEED} ${seed_args} --device cpu)
+if(NOT rc EQUAL 0 OR NOT err MATCHES "seed_mnist: mnist \\(2000 train / 1000 test images[^\n]*, 1 thread\\(s\\), device cpu\n"
+   OR NOT out MATCHES "\naccuracy=0\\.[0-9][0-9][0-9][0-9]\n$")
+  message(FATAL_ERROR "seed_mnist --device cpu (${rc}):\n${out}\n${err}")
+endif()
+run_program(out err rc ${STUDY} ${study_args} --storage sqlite:///${WORK}/cpu.sqlite3 --device cpu)
+if(NOT rc EQUAL 0 OR NOT err MATCHES "random sampler, 1 thread\\(s\\), device cpu\\)\n" OR NOT out MATCHES "trials \\(1 complete")
+  message(FATAL_ERROR "mnist_study --device cpu (${rc}):\n${out}\n${err}")
+endif()
+file(STRINGS ${WORK}/cpu.sqlite3 recorded REGEX "normlab_kernels|\"device\"")
+if(NOT recorded MATCHES "\"device\": ?\"cpu\"")
+  message(FATAL_ERROR "mnist_study did not record its device in the study's user attributes:\n${recorded}")
+endif()
+
+set(seeded "loaded resnet18 \\(11177538 parameters, 2 classes from the folder, seeded initialisation\\) on '${WORK}/folder': 3 images in 2 classes; ")
+run_program(out err rc ${EVAL} ${eval_args} --device cpu)
+if(NOT rc EQUAL 0 OR NOT err MATCHES "^${seeded}mean=0 std=1, compensation notebook, 0 fine-tuning epoch\\(s\\), device cpu\n$"
+   OR NOT out MATCHES "correct=[0-9]+ total=3 ")
+  message(FATAL_ERROR "resnet_eval --device cpu (${rc}):\n${out}\n${err}")
+endif()
+run_program(out err rc ${RESNET_STUDY} ${resnet_study_args} --storage sqlite:///${WORK}/resnet.sqlite3 --device cpu)
+if(NOT rc EQUAL 0 OR NOT err MATCHES "resnet_study: ${seeded}\\(mean, std\\) per trial, compensation notebook, 0 fine-tuning epoch\\(s\\), device cpu\n"
+   OR err MATCHES "warning" OR NOT out MATCHES "trials \\(1 complete")
+  message(FATAL_ERROR "resnet_study --device cpu (${rc}):\n${out}\n${err}")
+endif()
+
+# 10-class weights on the 2-class folder: the summary names them, and a warning says what it means.
+execute_process(COMMAND ${TOOL} save ${WORK}/ten.pt 10 32 RESULT_VARIABLE rc OUTPUT_QUIET)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "state_dict_tool save failed (${rc})")
+endif()
+set(warning "warning: the weights '${WORK}/ten.pt' have 10 classes but the image folder '${WORK}/folder' has 2; accuracy will be meaningless unless the folder's classes, sorted by name, are the model's classes 0 to 1 in that order \\(fine-tune with epochs > 0 to learn the mapping instead\\)\n")
+run_program(out err rc ${EVAL} ${eval_args} --device cpu --weights ${WORK}/ten.pt)
+if(NOT rc EQUAL 0 OR NOT err MATCHES "^loaded resnet18 \\(11181642 parameters, 10 classes from weights '${WORK}/ten.pt'\\) on '${WORK}/folder': 3 images in 2 classes; mean=0 std=1, compensation notebook, 0 fine-tuning epoch\\(s\\), device cpu\n${warning}$")
+  message(FATAL_ERROR "resnet_eval with 10-class weights (${rc}):\n${out}\n${err}")
+endif()
+message(STATUS "resnet_eval: ${err}")
+run_program(out err rc ${RESNET_STUDY} ${resnet_study_args} --storage sqlite:///${WORK}/resnet10.sqlite3 --device cpu --weights ${WORK}/ten.pt)
+if(NOT rc EQUAL 0 OR NOT err MATCHES "\nresnet_study: ${warning}")
+  message(FATAL_ERROR "resnet_study with 10-class weights (${rc}):\n${out}\n${err}")
+endif()
+message(STATUS "seed_mnist, mnist_study, resnet_eval, resnet_study: --device cpu runs there and says so")
