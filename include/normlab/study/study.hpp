@@ -282,14 +282,7 @@ class Trial {
 
   /// A value of any distribution (suggest_float / suggest_int by their distribution): validated,
   /// with `high` adjusted to the step grid as Optuna does.
-  double suggest(const std::string& name, search::Distribution d) {
-    std::visit([&](auto& x) { x.validate(name); }, d);
-    if (auto* f = std::get_if<search::FloatDistribution>(&d); f && f->step)
-      f->high = detail::adjust_discrete_high(f->low, f->high, *f->step);
-    if (auto* i = std::get_if<search::IntDistribution>(&d); i && (i->high - i->low) % i->step != 0)
-      i->high = (i->high - i->low) / i->step * i->step + i->low;
-    return suggest_validated(name, d);
-  }
+  double suggest(const std::string& name, search::Distribution d);
 
   /// Reports an intermediate objective value at `step` (>= 0), e.g. the accuracy after an epoch.
   /// As in Optuna, a second report for the same step is ignored.
@@ -460,12 +453,7 @@ class Study {
 
   /// The COMPLETE trial with the best value (the smallest number among ties).
   /// @throws NotFoundError when no trial is COMPLETE.
-  FrozenTrial best_trial() const {
-    std::optional<FrozenTrial> best = best_of(trials({TrialState::Complete}));
-    if (!best)
-      throw NotFoundError("normlab: study '" + options_.name + "' has no COMPLETE trial yet, so no best trial");
-    return *best;
-  }
+  FrozenTrial best_trial() const;
   double best_value() const { return *best_trial().value; }
   std::map<std::string, double> best_params() const { return best_trial().params; }
 
@@ -756,6 +744,26 @@ NORMLAB_INLINE std::shared_ptr<Storage> Study::open_for(const StudyOptions& opti
   } catch (const NotFoundError& e) {
     throw NotFoundError("normlab: no study '" + options.name + "' to resume: " + std::string(e.what()).substr(9));
   }
+}
+#endif
+
+#if NORMLAB_DEFINE_HERE
+NORMLAB_INLINE double Trial::suggest(const std::string& name, search::Distribution d) {
+  std::visit([&](auto& x) { x.validate(name); }, d);
+  if (auto* f = std::get_if<search::FloatDistribution>(&d); f && f->step)
+    f->high = detail::adjust_discrete_high(f->low, f->high, *f->step);
+  if (auto* i = std::get_if<search::IntDistribution>(&d); i && (i->high - i->low) % i->step != 0)
+    i->high = (i->high - i->low) / i->step * i->step + i->low;
+  return suggest_validated(name, d);
+}
+#endif
+
+#if NORMLAB_DEFINE_HERE
+NORMLAB_INLINE FrozenTrial Study::best_trial() const {
+  std::optional<FrozenTrial> best = best_of(trials({TrialState::Complete}));
+  if (!best)
+    throw NotFoundError("normlab: study '" + options_.name + "' has no COMPLETE trial yet, so no best trial");
+  return *best;
 }
 #endif
 

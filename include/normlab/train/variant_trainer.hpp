@@ -446,37 +446,17 @@ std::vector<VariantRun> run_variants(const RunOptions& options, const data::Trai
 
 namespace detail {
 
-/**
- * Pipeline::run with RunOptions::fast (LeNet models): on the CPU, the same protocol through
- * VariantTrainer with one variant, so with the dropout masks drawn in bulk (the same bits) and,
- * where bfloat16 is native (detail::native_bf16), forward passes in bfloat16 autocast (this is where
- * the numbers depart from the notebook's). Same RunResult, same progress lines, same
- * TrainingDiverged. On CUDA: the exact path (neither half is faster there for LeNet).
- */
-template <class PipelineType>
-RunResult run_fast(const RunOptions& options, const data::TrainTest& data) {
-  using scheduler_t = typename PipelineType::scheduler_t;
-  using device_t = typename PipelineType::device_t;
-  using normalization_t = typename PipelineType::normalization_t;
-  RunResult result;
-  result.normalization = options.normalization ? *options.normalization : normalization_t::values();
-  result.normalization.validate();
-  device::set_threads(options.threads);
-  if (options.keep_freed_memory) device::keep_freed_memory();
-  const torch::Device dev = device_t::select();
-  if (dev.is_cuda()) {
-    // On a GPU neither half pays for LeNet (an H100 step: 2.16 ms exact, 2.36 ms with the
-    // dropout-of-ones masks, 2.77 ms with bf16 casts; docs/performance.md): the exact path.
-    RunOptions exact = options;
-    exact.fast = false;
-    return PipelineType{}.run(exact, data);
-  }
-  const bool shuffle = options.shuffle.value_or(dev.is_cuda());
-  const auto start = std::chrono::steady_clock::now();
+/// run_fast's epochs, once its VariantTrainer is made (not a template: normlab::compiled holds it).
+NORMLAB_INLINE RunResult run_fast_epochs(const RunOptions& options, const data::TrainTest& data, RunResult result,
+                                         VariantTrainerCore& trainer, torch::Device dev, bool shuffle,
+                                         std::chrono::steady_clock::time_point start,
+                                         const std::function<void(double, double)>& step_scheduler);
+#if NORMLAB_DEFINE_HERE
+NORMLAB_INLINE RunResult run_fast_epochs(const RunOptions& options, const data::TrainTest& data, RunResult result,
+                                         VariantTrainerCore& trainer, torch::Device dev, bool shuffle,
+                                         std::chrono::steady_clock::time_point start,
+                                         const std::function<void(double, double)>& step_scheduler) {
   auto since = [](auto t) { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count(); };
-
-  VariantTrainer<PipelineType> trainer({result.normalization}, dev, options.seed, data.classes,
-                                       VariantKernels::PerVariant, 1);
   trainer.set_mixed_precision(native_bf16(dev));
   const auto train = data.train.first(options.train_limit).to(dev);
   const auto test = data.test.first(options.test_limit).to(dev);
@@ -514,7 +494,7 @@ RunResult run_fast(const RunOptions& options, const data::TrainTest& data) {
     record.correct = correct[0];
     record.test_loss = test_loss[0] / static_cast<double>(record.total);
     record.accuracy = static_cast<double>(record.correct) / static_cast<double>(record.total);
-    scheduler_t::step(trainer.scheduler(0), record.accuracy, record.test_loss);
+    step_scheduler(record.accuracy, record.test_loss);
     record.seconds = since(epoch_start);
     progress.epoch_done(record, options.epochs);
     result.history.push_back(record);
@@ -525,6 +505,43 @@ RunResult run_fast(const RunOptions& options, const data::TrainTest& data) {
   }
   result.seconds = since(start);
   return result;
+}
+#endif
+
+/**
+ * Pipeline::run with RunOptions::fast (LeNet models): on the CPU, the same protocol through
+ * VariantTrainer with one variant, so with the dropout masks drawn in bulk (the same bits) and,
+ * where bfloat16 is native (detail::native_bf16), forward passes in bfloat16 autocast (this is where
+ * the numbers depart from the notebook's). Same RunResult, same progress lines, same
+ * TrainingDiverged. On CUDA: the exact path (neither half is faster there for LeNet).
+ */
+template <class PipelineType>
+RunResult run_fast(const RunOptions& options, const data::TrainTest& data) {
+  using scheduler_t = typename PipelineType::scheduler_t;
+  using device_t = typename PipelineType::device_t;
+  using normalization_t = typename PipelineType::normalization_t;
+  RunResult result;
+  result.normalization = options.normalization ? *options.normalization : normalization_t::values();
+  result.normalization.validate();
+  device::set_threads(options.threads);
+  if (options.keep_freed_memory) device::keep_freed_memory();
+  const torch::Device dev = device_t::select();
+  if (dev.is_cuda()) {
+    // On a GPU neither half pays for LeNet (an H100 step: 2.16 ms exact, 2.36 ms with the
+    // dropout-of-ones masks, 2.77 ms with bf16 casts; docs/performance.md): the exact path.
+    RunOptions exact = options;
+    exact.fast = false;
+    return PipelineType{}.run(exact, data);
+  }
+  const bool shuffle = options.shuffle.value_or(dev.is_cuda());
+  const auto start = std::chrono::steady_clock::now();
+
+  VariantTrainer<PipelineType> trainer({result.normalization}, dev, options.seed, data.classes,
+                                       VariantKernels::PerVariant, 1);
+  return run_fast_epochs(options, data, std::move(result), trainer, dev, shuffle, start,
+                         [&trainer](double accuracy, double test_loss) {
+                           scheduler_t::step(trainer.scheduler(0), accuracy, test_loss);
+                         });
 }
 
 }  // namespace detail
