@@ -50,7 +50,7 @@ for mode in header-only compiled; do
   cmake -S "$src" -B "$work/$mode/build" -DCMAKE_BUILD_TYPE=Release -DUSE_COMPILED=$use \
     "-DCMAKE_PREFIX_PATH=$lib;$prefix_path" > "$work/configure-$mode.log"
   run_timed "$mode first build" cmake --build "$work/$mode/build" -j "$jobs"
-  first[$mode]=$wall
+  first[$mode]="$wall/$cpu"
 done
 
 gamma=0.7
@@ -60,13 +60,14 @@ for ((r = 1; r <= reps; r++)); do
     sed -i "s/#define VARIANT_SCHEDULE StepLr<1, $gamma>/#define VARIANT_SCHEDULE StepLr<1, $new>/" "$work/$mode/src/variant.cpp"
     grep -q "StepLr<1, $new>" "$work/$mode/src/variant.cpp"
     run_timed "$mode rebuild #$r" cmake --build "$work/$mode/build" -j "$jobs"
-    rebuild[$mode]+="$wall "
+    rebuild[$mode]+="$wall/$cpu "
   done
   gamma=$new
 done
 
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
-printf '%-22s %-22s %s\n' "" "header-only" "normlab::compiled"
-printf '%-22s %-22s %s\n' "first build (s)" "${first[header-only]}" "${first[compiled]}"
-printf '%-22s %-22s %s\n' "rebuild after StepLr (s)" "${rebuild[header-only]}" "${rebuild[compiled]}"
+echo "seconds, wall/cpu (cpu: user + sys of the build; wall is what a user waits)"
+printf '%-26s %-28s %s\n' "" "header-only" "normlab::compiled"
+printf '%-26s %-28s %s\n' "first build" "${first[header-only]}" "${first[compiled]}"
+printf '%-26s %-28s %s\n' "rebuild after StepLr edit" "${rebuild[header-only]}" "${rebuild[compiled]}"
