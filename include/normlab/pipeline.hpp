@@ -29,6 +29,7 @@
 
 #include "normlab/compensate/compensate.hpp"
 #include "normlab/data/mnist.hpp"
+#include "normlab/detail/compiled.hpp"
 #include "normlab/detail/slots.hpp"
 #include "normlab/device/device.hpp"
 #include "normlab/models/lenet.hpp"
@@ -92,6 +93,17 @@ inline std::string diverged_message(int epoch, double loss, const NormalizationV
   return msg.str();
 }
 }  // namespace detail
+
+#ifdef NORMLAB_COMPILED_TEMPLATE
+// normlab::compiled holds LeNet's epochs and its notebook compensation (detail/compiled.hpp).
+NORMLAB_COMPILED_TEMPLATE TrainStats train_epoch<LeNet, models::LeNet>(
+    models::LeNet&, torch::optim::Optimizer&, const data::LabelledImages&, BatchNormalizer&, int64_t, bool,
+    std::size_t, Progress&, int, int);
+NORMLAB_COMPILED_TEMPLATE TestStats test_epoch<LeNet, models::LeNet>(models::LeNet&, const data::LabelledImages&,
+                                                                   BatchNormalizer&, int64_t, bool);
+NORMLAB_COMPILED_TEMPLATE void compensate_model<compensate::Notebook, LeNet, models::LeNet>(
+    models::LeNet&, const NormalizationValues&);
+#endif
 
 /// Thrown when the training loss becomes NaN or infinite. Holds every epoch finished before.
 struct TrainingDiverged : std::runtime_error {

@@ -14,6 +14,7 @@
 #include <torch/torch.h>
 
 #include "normlab/data/dataset.hpp"
+#include "normlab/detail/compiled.hpp"
 
 namespace normlab::data {
 
@@ -41,14 +42,7 @@ class EpochOrder {
  public:
   /// Makes the global-generator draws a new DataLoader iterator makes: its base seed, and with
   /// shuffling RandomSampler's own seed, from which the permutation comes.
-  EpochOrder(int64_t n, bool shuffle) {
-    torch::empty({}, torch::kInt64).random_();  // _BaseDataLoaderIter's base seed
-    if (shuffle) {
-      const auto seed = torch::empty({}, torch::kInt64).random_().item<int64_t>();
-      auto generator = at::detail::createCPUGenerator(static_cast<uint64_t>(seed));
-      order_ = torch::randperm(n, generator, torch::kInt64);
-    }
-  }
+  EpochOrder(int64_t n, bool shuffle);
 
   bool shuffled() const { return order_.defined(); }
 
@@ -60,15 +54,28 @@ class EpochOrder {
   }
 
   /// The batch's images and labels, sliced (or gathered, when shuffled) on the data's device.
-  std::pair<torch::Tensor, torch::Tensor> take(const LabelledImages& data, BatchRange r) const {
-    if (!order_.defined())
-      return {data.images.narrow(0, r.start, r.size), data.labels.narrow(0, r.start, r.size)};
-    auto index = order_.narrow(0, r.start, r.size).to(data.images.device());
-    return {data.images.index_select(0, index), data.labels.index_select(0, index)};
-  }
+  std::pair<torch::Tensor, torch::Tensor> take(const LabelledImages& data, BatchRange r) const;
 
  private:
   torch::Tensor order_;
 };
+
+#if NORMLAB_DEFINE_HERE
+NORMLAB_INLINE EpochOrder::EpochOrder(int64_t n, bool shuffle) {
+  torch::empty({}, torch::kInt64).random_();  // _BaseDataLoaderIter's base seed
+  if (shuffle) {
+    const auto seed = torch::empty({}, torch::kInt64).random_().item<int64_t>();
+    auto generator = at::detail::createCPUGenerator(static_cast<uint64_t>(seed));
+    order_ = torch::randperm(n, generator, torch::kInt64);
+  }
+}
+
+NORMLAB_INLINE std::pair<torch::Tensor, torch::Tensor> EpochOrder::take(const LabelledImages& data, BatchRange r) const {
+  if (!order_.defined())
+    return {data.images.narrow(0, r.start, r.size), data.labels.narrow(0, r.start, r.size)};
+  auto index = order_.narrow(0, r.start, r.size).to(data.images.device());
+  return {data.images.index_select(0, index), data.labels.index_select(0, index)};
+}
+#endif
 
 }  // namespace normlab::data

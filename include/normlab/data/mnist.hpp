@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "normlab/detail/compiled.hpp"
 #include "normlab/data/dataset.hpp"
 #include "normlab/data/idx.hpp"
 #include "normlab/policy.hpp"
@@ -51,7 +52,9 @@ inline LabelledImages read_idx_pair(const std::filesystem::path& images_path,
 }
 
 /// Reads both halves of an MNIST-like set from <root>/<folder>.
-inline TrainTest read_mnist_like(const std::filesystem::path& root, const std::string& folder) {
+NORMLAB_INLINE TrainTest read_mnist_like(const std::filesystem::path& root, const std::string& folder);
+#if NORMLAB_DEFINE_HERE
+NORMLAB_INLINE TrainTest read_mnist_like(const std::filesystem::path& root, const std::string& folder) {
   auto half = [&](const std::string& prefix) {
     const auto images = find_idx(root, folder, prefix + "-images-idx3-ubyte");
     const auto labels = find_idx(root, folder, prefix + "-labels-idx1-ubyte");
@@ -70,6 +73,7 @@ inline TrainTest read_mnist_like(const std::filesystem::path& root, const std::s
   };
   return {half("train"), half("t10k"), 10};
 }
+#endif
 
 /// MNIST handwritten digits (torchvision's datasets.MNIST layout).
 struct Mnist {

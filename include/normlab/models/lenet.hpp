@@ -7,6 +7,7 @@
 #include <torch/torch.h>
 #include <vector>
 
+#include "normlab/detail/compiled.hpp"
 #include "normlab/models/dropout_masks.hpp"
 #include "normlab/models/relu_max_pool.hpp"
 #include "normlab/policy.hpp"
@@ -17,34 +18,14 @@ namespace models {
 class LeNetImpl : public torch::nn::Module {
  public:
   /// @param classes outputs of fc2 (10 for MNIST)
-  explicit LeNetImpl(int64_t classes = 10)
-      : conv1(register_module("conv1", torch::nn::Conv2d(torch::nn::Conv2dOptions(1, 32, 3).stride(1)))),
-        conv2(register_module("conv2", torch::nn::Conv2d(torch::nn::Conv2dOptions(32, 64, 3).stride(1)))),
-        dropout1(register_module("dropout1", torch::nn::Dropout(0.25))),
-        dropout2(register_module("dropout2", torch::nn::Dropout(0.5))),
-        fc1(register_module("fc1", torch::nn::Linear(9216, 128))),
-        fc2(register_module("fc2", torch::nn::Linear(128, classes))) {}
+  explicit LeNetImpl(int64_t classes = 10);
 
   /// Log-probabilities, [N, classes], for a [N, 1, 28, 28] batch.
-  torch::Tensor forward(torch::Tensor x) {
-    x = evaluate_in_slices(x) ? convolutions_in_slices(x, [this](const torch::Tensor& s) { return convolutions(s); })
-                              : convolutions(x);
-    x = dropout(dropout1, x);
-    x = torch::flatten(x, 1);
-    x = torch::relu(fc1(x));
-    x = dropout(dropout2, x);
-    x = fc2(x);
-    return torch::log_softmax(x, 1);
-  }
+  torch::Tensor forward(torch::Tensor x);
 
   /// The module's dropout; on the CPU in training, x times the same mask drawn in bulk
   /// (detail::DropoutMasks: torch::dropout's mask and generator state, the same product x * mask).
-  torch::Tensor dropout(torch::nn::Dropout& module, const torch::Tensor& x) {
-    const double p = module->options.p();
-    if (is_training() && x.is_cpu() && detail::DropoutMasks::bulk_available(p))
-      return x * detail::DropoutMasks::draw(x.sizes(), p, x.options());
-    return module(x);
-  }
+  torch::Tensor dropout(torch::nn::Dropout& module, const torch::Tensor& x);
 
   /// conv1, relu, conv2, relu, max-pool: the part of forward() that each image goes through alone.
   torch::Tensor convolutions(const torch::Tensor& x) {
@@ -81,6 +62,34 @@ class LeNetImpl : public torch::nn::Module {
   torch::nn::Linear fc1;
   torch::nn::Linear fc2;
 };
+#if NORMLAB_DEFINE_HERE
+NORMLAB_INLINE LeNetImpl::LeNetImpl(int64_t classes)
+    : conv1(register_module("conv1", torch::nn::Conv2d(torch::nn::Conv2dOptions(1, 32, 3).stride(1)))),
+      conv2(register_module("conv2", torch::nn::Conv2d(torch::nn::Conv2dOptions(32, 64, 3).stride(1)))),
+      dropout1(register_module("dropout1", torch::nn::Dropout(0.25))),
+      dropout2(register_module("dropout2", torch::nn::Dropout(0.5))),
+      fc1(register_module("fc1", torch::nn::Linear(9216, 128))),
+      fc2(register_module("fc2", torch::nn::Linear(128, classes))) {}
+
+NORMLAB_INLINE torch::Tensor LeNetImpl::forward(torch::Tensor x) {
+  x = evaluate_in_slices(x) ? convolutions_in_slices(x, [this](const torch::Tensor& s) { return convolutions(s); })
+                            : convolutions(x);
+  x = dropout(dropout1, x);
+  x = torch::flatten(x, 1);
+  x = torch::relu(fc1(x));
+  x = dropout(dropout2, x);
+  x = fc2(x);
+  return torch::log_softmax(x, 1);
+}
+
+NORMLAB_INLINE torch::Tensor LeNetImpl::dropout(torch::nn::Dropout& module, const torch::Tensor& x) {
+  const double p = module->options.p();
+  if (is_training() && x.is_cpu() && detail::DropoutMasks::bulk_available(p))
+    return x * detail::DropoutMasks::draw(x.sizes(), p, x.options());
+  return module(x);
+}
+#endif
+
 TORCH_MODULE(LeNet);
 
 }  // namespace models

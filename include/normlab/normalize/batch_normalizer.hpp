@@ -23,6 +23,7 @@
 #include <torch/torch.h>
 #include <vector>
 
+#include "normlab/detail/compiled.hpp"
 #include "normlab/normalize/values.hpp"
 
 #if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
@@ -161,23 +162,7 @@ class BatchNormalizer {
   /// @param values  validated here; one value or one per channel
   /// @param device  where batches are made
   /// @param identity skip the (x - 0) / 1 arithmetic
-  BatchNormalizer(NormalizationValues values, torch::Device device, bool identity = false)
-      : values_(std::move(values)), identity_(identity) {
-    values_.validate();
-    auto as_tensor = [&](const std::vector<double>& v) {
-      // torchvision converts the Python floats to float32 tensors of shape [C, 1, 1].
-      return torch::tensor(v, torch::dtype(torch::kFloat64))
-          .to(torch::kFloat32)
-          .view({1, static_cast<int64_t>(v.size()), 1, 1})
-          .to(device);
-    };
-    mean_ = as_tensor(values_.mean);
-    std_ = as_tensor(values_.std);
-    // A divisor held in a tensor on the device: CUDA's div by a CPU scalar multiplies by its
-    // reciprocal (one bit off torchvision's CPU x / 255 for some bytes); by a tensor it divides.
-    k255_ = torch::full({}, 255.0f, torch::dtype(torch::kFloat32).device(device));
-    if (device.is_cpu()) choose_fused_kind();
-  }
+  BatchNormalizer(NormalizationValues values, torch::Device device, bool identity = false);
 
   const NormalizationValues& values() const { return values_; }
 
@@ -190,79 +175,18 @@ class BatchNormalizer {
 
   /// Converts `raw` (uint8 [N, C, H, W], on the device) into a float batch. The returned tensor
   /// views an internal buffer that the next call overwrites.
-  torch::Tensor operator()(const torch::Tensor& raw) {
-    if (raw.dim() != 4)
-      throw std::invalid_argument("normlab::BatchNormalizer: expected a [N, C, H, W] batch");
-    const auto channels = raw.size(1);
-    if (values_.channels() != 1 && static_cast<int64_t>(values_.channels()) != channels)
-      throw std::invalid_argument("normlab::BatchNormalizer: " + std::to_string(values_.channels()) +
-                                  " normalization channels for images with " +
-                                  std::to_string(channels) + " channels");
-    if (!buffer_.defined() || buffer_.size(0) < raw.size(0) || buffer_.sizes().slice(1) != raw.sizes().slice(1))
-      buffer_ = torch::empty(raw.sizes(), raw.options().dtype(torch::kFloat32));
-    auto batch = buffer_.narrow(0, 0, raw.size(0));
-    if (kind_ && raw.device().is_cpu() && raw.scalar_type() == torch::kUInt8 && raw.is_contiguous()) {
-      run_fused(raw, batch);
-      return batch;
-    }
-    // Elsewhere (CUDA, or a non-contiguous batch): the bytes are read, converted and divided by 255
-    // in one kernel (the same values as copy_ then div_; by a tensor, not a scalar, because CUDA
-    // multiplies by the reciprocal of a scalar divisor), then - mean and / std: three kernels.
-    // (A 256-entry table gathered with index_select, two kernels, measured slower on an H100.)
-    at::div_out(batch, raw, k255_);
-    if (!identity_) batch.sub_(mean_).div_(std_);
-    return batch;
-  }
+  torch::Tensor operator()(const torch::Tensor& raw);
 
  private:
   // One pass over the bytes: the whole batch as one run when every channel has the same values,
   // else one run per (image, channel) plane with its channel's values.
-  void run_fused(const torch::Tensor& raw, torch::Tensor& batch) const {
-    const bool one_run = values_.channels() == 1 || values_.is_uniform();
-    const int64_t planes = raw.size(0) * raw.size(1);
-    const int64_t runs = one_run ? 1 : planes;
-    const int64_t length = runs ? raw.numel() / runs : 0;
-    const auto* in = raw.data_ptr<uint8_t>();
-    auto* out = batch.data_ptr<float>();
-    for (int64_t r = 0; r < runs; ++r)
-      run(in + r * length, out + r * length, length, one_run ? 0 : static_cast<std::size_t>(r % raw.size(1)), *kind_);
-  }
+  void run_fused(const torch::Tensor& raw, torch::Tensor& batch) const;
 
-  void run(const uint8_t* in, float* out, int64_t n, std::size_t channel, detail::FusedKind kind) const {
-    if (identity_)
-      detail::normalize_bytes<true>(in, out, n, affine_[channel], kind);
-    else
-      detail::normalize_bytes<false>(in, out, n, affine_[channel], kind);
-  }
+  void run(const uint8_t* in, float* out, int64_t n, std::size_t channel, detail::FusedKind kind) const;
 
   // Tries the fastest form first; keeps the first whose output has the ATen ops' exact bits for
   // every byte value of every channel (the values a vector loop and its scalar tail see).
-  void choose_fused_kind() {
-    for (std::size_t c = 0; c < values_.channels(); ++c) affine_.emplace_back(values_.mean[c], values_.std[c]);
-    auto bytes = torch::cat({torch::arange(256, torch::kInt64), torch::arange(15, torch::kInt64)}).to(torch::kUInt8);
-    const auto mean = mean_.cpu().view(-1), std = std_.cpu().view(-1);
-    std::vector<torch::Tensor> reference;
-    for (std::size_t c = 0; c < values_.channels(); ++c) {
-      auto r = bytes.to(torch::kFloat32).div_(255);
-      if (!identity_) r.sub_(mean[static_cast<int64_t>(c)]).div_(std[static_cast<int64_t>(c)]);
-      reference.push_back(r);
-    }
-    std::vector<detail::FusedKind> kinds;
-    if (detail::fused_reciprocal_available()) kinds.push_back(detail::FusedKind::Reciprocal);
-    kinds.push_back(detail::FusedKind::Division);
-    for (auto kind : kinds) {
-      bool same = true;
-      for (std::size_t c = 0; c < values_.channels() && same; ++c) {
-        std::vector<float> fast(static_cast<std::size_t>(bytes.numel()));
-        run(bytes.data_ptr<uint8_t>(), fast.data(), bytes.numel(), c, kind);
-        same = std::memcmp(fast.data(), reference[c].data_ptr<float>(), fast.size() * sizeof(float)) == 0;
-      }
-      if (same) {
-        kind_ = kind;
-        return;
-      }
-    }
-  }
+  void choose_fused_kind();
 
   NormalizationValues values_;
   bool identity_;
@@ -270,5 +194,94 @@ class BatchNormalizer {
   std::optional<detail::FusedKind> kind_;    // none: the ATen ops
   torch::Tensor mean_, std_, k255_, buffer_;
 };
+
+#if NORMLAB_DEFINE_HERE
+NORMLAB_INLINE BatchNormalizer::BatchNormalizer(NormalizationValues values, torch::Device device, bool identity)
+    : values_(std::move(values)), identity_(identity) {
+  values_.validate();
+  auto as_tensor = [&](const std::vector<double>& v) {
+    // torchvision converts the Python floats to float32 tensors of shape [C, 1, 1].
+    return torch::tensor(v, torch::dtype(torch::kFloat64))
+        .to(torch::kFloat32)
+        .view({1, static_cast<int64_t>(v.size()), 1, 1})
+        .to(device);
+  };
+  mean_ = as_tensor(values_.mean);
+  std_ = as_tensor(values_.std);
+  // A divisor held in a tensor on the device: CUDA's div by a CPU scalar multiplies by its
+  // reciprocal (one bit off torchvision's CPU x / 255 for some bytes); by a tensor it divides.
+  k255_ = torch::full({}, 255.0f, torch::dtype(torch::kFloat32).device(device));
+  if (device.is_cpu()) choose_fused_kind();
+}
+
+NORMLAB_INLINE torch::Tensor BatchNormalizer::operator()(const torch::Tensor& raw) {
+  if (raw.dim() != 4)
+    throw std::invalid_argument("normlab::BatchNormalizer: expected a [N, C, H, W] batch");
+  const auto channels = raw.size(1);
+  if (values_.channels() != 1 && static_cast<int64_t>(values_.channels()) != channels)
+    throw std::invalid_argument("normlab::BatchNormalizer: " + std::to_string(values_.channels()) +
+                                " normalization channels for images with " +
+                                std::to_string(channels) + " channels");
+  if (!buffer_.defined() || buffer_.size(0) < raw.size(0) || buffer_.sizes().slice(1) != raw.sizes().slice(1))
+    buffer_ = torch::empty(raw.sizes(), raw.options().dtype(torch::kFloat32));
+  auto batch = buffer_.narrow(0, 0, raw.size(0));
+  if (kind_ && raw.device().is_cpu() && raw.scalar_type() == torch::kUInt8 && raw.is_contiguous()) {
+    run_fused(raw, batch);
+    return batch;
+  }
+  // Elsewhere (CUDA, or a non-contiguous batch): the bytes are read, converted and divided by 255
+  // in one kernel (the same values as copy_ then div_; by a tensor, not a scalar, because CUDA
+  // multiplies by the reciprocal of a scalar divisor), then - mean and / std: three kernels.
+  // (A 256-entry table gathered with index_select, two kernels, measured slower on an H100.)
+  at::div_out(batch, raw, k255_);
+  if (!identity_) batch.sub_(mean_).div_(std_);
+  return batch;
+}
+
+NORMLAB_INLINE void BatchNormalizer::run_fused(const torch::Tensor& raw, torch::Tensor& batch) const {
+  const bool one_run = values_.channels() == 1 || values_.is_uniform();
+  const int64_t planes = raw.size(0) * raw.size(1);
+  const int64_t runs = one_run ? 1 : planes;
+  const int64_t length = runs ? raw.numel() / runs : 0;
+  const auto* in = raw.data_ptr<uint8_t>();
+  auto* out = batch.data_ptr<float>();
+  for (int64_t r = 0; r < runs; ++r)
+    run(in + r * length, out + r * length, length, one_run ? 0 : static_cast<std::size_t>(r % raw.size(1)), *kind_);
+}
+
+NORMLAB_INLINE void BatchNormalizer::run(const uint8_t* in, float* out, int64_t n, std::size_t channel, detail::FusedKind kind) const {
+  if (identity_)
+    detail::normalize_bytes<true>(in, out, n, affine_[channel], kind);
+  else
+    detail::normalize_bytes<false>(in, out, n, affine_[channel], kind);
+}
+
+NORMLAB_INLINE void BatchNormalizer::choose_fused_kind() {
+  for (std::size_t c = 0; c < values_.channels(); ++c) affine_.emplace_back(values_.mean[c], values_.std[c]);
+  auto bytes = torch::cat({torch::arange(256, torch::kInt64), torch::arange(15, torch::kInt64)}).to(torch::kUInt8);
+  const auto mean = mean_.cpu().view(-1), std = std_.cpu().view(-1);
+  std::vector<torch::Tensor> reference;
+  for (std::size_t c = 0; c < values_.channels(); ++c) {
+    auto r = bytes.to(torch::kFloat32).div_(255);
+    if (!identity_) r.sub_(mean[static_cast<int64_t>(c)]).div_(std[static_cast<int64_t>(c)]);
+    reference.push_back(r);
+  }
+  std::vector<detail::FusedKind> kinds;
+  if (detail::fused_reciprocal_available()) kinds.push_back(detail::FusedKind::Reciprocal);
+  kinds.push_back(detail::FusedKind::Division);
+  for (auto kind : kinds) {
+    bool same = true;
+    for (std::size_t c = 0; c < values_.channels() && same; ++c) {
+      std::vector<float> fast(static_cast<std::size_t>(bytes.numel()));
+      run(bytes.data_ptr<uint8_t>(), fast.data(), bytes.numel(), c, kind);
+      same = std::memcmp(fast.data(), reference[c].data_ptr<float>(), fast.size() * sizeof(float)) == 0;
+    }
+    if (same) {
+      kind_ = kind;
+      return;
+    }
+  }
+}
+#endif
 
 }  // namespace normlab

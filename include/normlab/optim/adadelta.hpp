@@ -2,6 +2,7 @@
 // Adadelta for LibTorch, which (up to 2.x) ships no C++ Adadelta. Bit-compatible with PyTorch 1.13's
 // torch.optim.Adadelta on the CPU (foreach=None, i.e. _single_tensor_adadelta); see docs/optim.md.
 
+#include "normlab/detail/compiled.hpp"
 #include "normlab/detail/format.hpp"
 #include <torch/torch.h>
 
@@ -126,35 +127,7 @@ class Adadelta : public torch::optim::Optimizer {
 
   /// One Adadelta update of every parameter that has a gradient. @param closure re-evaluates the
   /// model and returns the loss (run with gradients enabled); its result is returned.
-  torch::Tensor step(LossClosure closure = nullptr) override {
-    torch::NoGradGuard no_grad;
-    torch::Tensor loss;
-    if (closure) {
-      torch::AutoGradMode enable_grad(true);
-      loss = closure();
-    }
-    std::vector<std::pair<torch::Tensor, Slot*>> with_grad;
-    for (auto& group : param_groups_) {
-      const AdadeltaOptions& options = options_of(group);
-      // Like PyTorch: gather (and check) the whole group before updating any of its parameters.
-      with_grad.clear();
-      for (auto& param : group.params()) {
-        if (!param.grad().defined()) continue;
-        if (param.grad().is_sparse())
-          throw std::runtime_error("normlab::optim::Adadelta does not support sparse gradients");
-        Slot& slot = slots_[param.unsafeGetTensorImpl()];
-        if (!slot.state.square_avg.defined()) {
-          slot.state.square_avg = torch::zeros_like(param, at::MemoryFormat::Preserve);
-          slot.state.acc_delta = torch::zeros_like(param, at::MemoryFormat::Preserve);
-        }
-        slot.state.step += 1;
-        with_grad.emplace_back(param, &slot);
-      }
-      const torch::Tensor eps = wrapped_number(options.eps());
-      for (auto& [param, slot] : with_grad) update(param, *slot, options, eps);
-    }
-    return loss;
-  }
+  torch::Tensor step(LossClosure closure = nullptr) override;
 
   /// The state of `param`, or std::nullopt before its first step with a gradient. The tensors
   /// alias the live state (no copy).
@@ -166,68 +139,11 @@ class Adadelta : public torch::optim::Optimizer {
 
   /// Writes every group's options and every parameter's state, keyed by position, so that an
   /// optimizer built over the same parameter layout can load them (like load_state_dict).
-  void save(torch::serialize::OutputArchive& archive) const override {
-    archive.write("normlab_adadelta/version", c10::IValue(int64_t{1}));
-    archive.write("param_groups/size", c10::IValue(static_cast<int64_t>(param_groups_.size())));
-    for (std::size_t g = 0; g < param_groups_.size(); ++g) {
-      const auto& group = param_groups_[g];
-      const std::string prefix = "param_groups/" + std::to_string(g) + "/";
-      torch::serialize::OutputArchive options_archive(archive.compilation_unit());
-      options_of(group).serialize(options_archive);
-      archive.write(prefix + "options", options_archive);
-      archive.write(prefix + "params/size", c10::IValue(static_cast<int64_t>(group.params().size())));
-      for (std::size_t i = 0; i < group.params().size(); ++i) {
-        auto found = slots_.find(group.params()[i].unsafeGetTensorImpl());
-        if (found == slots_.end() || !found->second.state.square_avg.defined()) continue;
-        const std::string key = prefix + "state/" + std::to_string(i) + "/";
-        archive.write(key + "step", c10::IValue(found->second.state.step));
-        archive.write(key + "square_avg", c10::IValue(found->second.state.square_avg));
-        archive.write(key + "acc_delta", c10::IValue(found->second.state.acc_delta));
-      }
-    }
-  }
+  void save(torch::serialize::OutputArchive& archive) const override;
 
   /// Restores what save() wrote. The parameter groups must have the same sizes; state tensors are
   /// copied into tensors shaped, typed and placed like the current parameters.
-  void load(torch::serialize::InputArchive& archive) override {
-    c10::IValue value;
-    if (!archive.try_read("normlab_adadelta/version", value))
-      throw std::runtime_error("normlab::optim::Adadelta::load: not an Adadelta archive");
-    archive.read("param_groups/size", value);
-    if (value.toInt() != static_cast<int64_t>(param_groups_.size()))
-      throw std::runtime_error("normlab::optim::Adadelta::load: archive has " +
-                               std::to_string(value.toInt()) + " parameter groups, optimizer has " +
-                               std::to_string(param_groups_.size()));
-    std::unordered_map<const c10::TensorImpl*, Slot> loaded;
-    std::vector<AdadeltaOptions> loaded_options;
-    for (std::size_t g = 0; g < param_groups_.size(); ++g) {
-      const auto& group = param_groups_[g];
-      const std::string prefix = "param_groups/" + std::to_string(g) + "/";
-      torch::serialize::InputArchive options_archive;
-      archive.read(prefix + "options", options_archive);
-      loaded_options.emplace_back().serialize(options_archive);
-      archive.read(prefix + "params/size", value);
-      if (value.toInt() != static_cast<int64_t>(group.params().size()))
-        throw std::runtime_error("normlab::optim::Adadelta::load: group " + std::to_string(g) +
-                                 " has " + std::to_string(value.toInt()) +
-                                 " parameters in the archive, " +
-                                 std::to_string(group.params().size()) + " in the optimizer");
-      for (std::size_t i = 0; i < group.params().size(); ++i) {
-        const torch::Tensor& param = group.params()[i];
-        const std::string key = prefix + "state/" + std::to_string(i) + "/";
-        if (!archive.try_read(key + "step", value)) continue;  // no state saved for this one
-        AdadeltaParamState state;
-        state.step = value.toInt();
-        state.square_avg = read_state_tensor(archive, key + "square_avg", param);
-        state.acc_delta = read_state_tensor(archive, key + "acc_delta", param);
-        loaded[param.unsafeGetTensorImpl()].state = std::move(state);
-      }
-    }
-    // Commit only once everything was read, so that a failed load leaves the optimizer unchanged.
-    for (std::size_t g = 0; g < param_groups_.size(); ++g)
-      options_of(param_groups_[g]) = loaded_options[g];
-    slots_ = std::move(loaded);
-  }
+  void load(torch::serialize::InputArchive& archive) override;
 
  private:
   /// State plus scratch buffers reused at every step (allocated at the first step).
@@ -321,5 +237,98 @@ class Adadelta : public torch::optim::Optimizer {
   // Keyed by TensorImpl*, not by Optimizer::state_, whose key type changed in LibTorch 2.x.
   std::unordered_map<const c10::TensorImpl*, Slot> slots_;
 };
+
+#if NORMLAB_DEFINE_HERE
+NORMLAB_INLINE torch::Tensor Adadelta::step(LossClosure closure) {
+  torch::NoGradGuard no_grad;
+  torch::Tensor loss;
+  if (closure) {
+    torch::AutoGradMode enable_grad(true);
+    loss = closure();
+  }
+  std::vector<std::pair<torch::Tensor, Slot*>> with_grad;
+  for (auto& group : param_groups_) {
+    const AdadeltaOptions& options = options_of(group);
+    // Like PyTorch: gather (and check) the whole group before updating any of its parameters.
+    with_grad.clear();
+    for (auto& param : group.params()) {
+      if (!param.grad().defined()) continue;
+      if (param.grad().is_sparse())
+        throw std::runtime_error("normlab::optim::Adadelta does not support sparse gradients");
+      Slot& slot = slots_[param.unsafeGetTensorImpl()];
+      if (!slot.state.square_avg.defined()) {
+        slot.state.square_avg = torch::zeros_like(param, at::MemoryFormat::Preserve);
+        slot.state.acc_delta = torch::zeros_like(param, at::MemoryFormat::Preserve);
+      }
+      slot.state.step += 1;
+      with_grad.emplace_back(param, &slot);
+    }
+    const torch::Tensor eps = wrapped_number(options.eps());
+    for (auto& [param, slot] : with_grad) update(param, *slot, options, eps);
+  }
+  return loss;
+}
+
+NORMLAB_INLINE void Adadelta::save(torch::serialize::OutputArchive& archive) const {
+  archive.write("normlab_adadelta/version", c10::IValue(int64_t{1}));
+  archive.write("param_groups/size", c10::IValue(static_cast<int64_t>(param_groups_.size())));
+  for (std::size_t g = 0; g < param_groups_.size(); ++g) {
+    const auto& group = param_groups_[g];
+    const std::string prefix = "param_groups/" + std::to_string(g) + "/";
+    torch::serialize::OutputArchive options_archive(archive.compilation_unit());
+    options_of(group).serialize(options_archive);
+    archive.write(prefix + "options", options_archive);
+    archive.write(prefix + "params/size", c10::IValue(static_cast<int64_t>(group.params().size())));
+    for (std::size_t i = 0; i < group.params().size(); ++i) {
+      auto found = slots_.find(group.params()[i].unsafeGetTensorImpl());
+      if (found == slots_.end() || !found->second.state.square_avg.defined()) continue;
+      const std::string key = prefix + "state/" + std::to_string(i) + "/";
+      archive.write(key + "step", c10::IValue(found->second.state.step));
+      archive.write(key + "square_avg", c10::IValue(found->second.state.square_avg));
+      archive.write(key + "acc_delta", c10::IValue(found->second.state.acc_delta));
+    }
+  }
+}
+
+NORMLAB_INLINE void Adadelta::load(torch::serialize::InputArchive& archive) {
+  c10::IValue value;
+  if (!archive.try_read("normlab_adadelta/version", value))
+    throw std::runtime_error("normlab::optim::Adadelta::load: not an Adadelta archive");
+  archive.read("param_groups/size", value);
+  if (value.toInt() != static_cast<int64_t>(param_groups_.size()))
+    throw std::runtime_error("normlab::optim::Adadelta::load: archive has " +
+                             std::to_string(value.toInt()) + " parameter groups, optimizer has " +
+                             std::to_string(param_groups_.size()));
+  std::unordered_map<const c10::TensorImpl*, Slot> loaded;
+  std::vector<AdadeltaOptions> loaded_options;
+  for (std::size_t g = 0; g < param_groups_.size(); ++g) {
+    const auto& group = param_groups_[g];
+    const std::string prefix = "param_groups/" + std::to_string(g) + "/";
+    torch::serialize::InputArchive options_archive;
+    archive.read(prefix + "options", options_archive);
+    loaded_options.emplace_back().serialize(options_archive);
+    archive.read(prefix + "params/size", value);
+    if (value.toInt() != static_cast<int64_t>(group.params().size()))
+      throw std::runtime_error("normlab::optim::Adadelta::load: group " + std::to_string(g) +
+                               " has " + std::to_string(value.toInt()) +
+                               " parameters in the archive, " +
+                               std::to_string(group.params().size()) + " in the optimizer");
+    for (std::size_t i = 0; i < group.params().size(); ++i) {
+      const torch::Tensor& param = group.params()[i];
+      const std::string key = prefix + "state/" + std::to_string(i) + "/";
+      if (!archive.try_read(key + "step", value)) continue;  // no state saved for this one
+      AdadeltaParamState state;
+      state.step = value.toInt();
+      state.square_avg = read_state_tensor(archive, key + "square_avg", param);
+      state.acc_delta = read_state_tensor(archive, key + "acc_delta", param);
+      loaded[param.unsafeGetTensorImpl()].state = std::move(state);
+    }
+  }
+  // Commit only once everything was read, so that a failed load leaves the optimizer unchanged.
+  for (std::size_t g = 0; g < param_groups_.size(); ++g)
+    options_of(param_groups_[g]) = loaded_options[g];
+  slots_ = std::move(loaded);
+}
+#endif
 
 }  // namespace normlab::optim

@@ -40,6 +40,7 @@
 #include <utility>
 #include <vector>
 
+#include "normlab/detail/compiled.hpp"
 #include "normlab/detail/format.hpp"
 #include "normlab/plot/canvas.hpp"
 #include "normlab/study/trial.hpp"
@@ -434,9 +435,13 @@ inline ContourGrid contour_grid(const std::vector<study::FrozenTrial>& trials, c
 /// ones with a finite value are used) to `out` (.svg or .png), as Optuna 3.1's matplotlib
 /// plot_contour does for two parameters. Throws std::invalid_argument for an unknown parameter,
 /// no usable trial, a bad extension or options; std::runtime_error when the file cannot be written.
-inline ContourFigure plot_contour(const std::vector<study::FrozenTrial>& trials, const std::string& x_param,
+NORMLAB_INLINE ContourFigure plot_contour(const std::vector<study::FrozenTrial>& trials, const std::string& x_param,
                                   const std::string& y_param, const std::filesystem::path& out,
-                                  const ContourOptions& options = {}) {
+                                  const ContourOptions& options = {});
+#if NORMLAB_DEFINE_HERE
+NORMLAB_INLINE ContourFigure plot_contour(const std::vector<study::FrozenTrial>& trials, const std::string& x_param,
+                                  const std::string& y_param, const std::filesystem::path& out,
+                                  const ContourOptions& options) {
   if (options.levels < 1 || options.levels > 200)
     throw std::invalid_argument("normlab::plot_contour: levels must be in 1..200 (got " +
                                 std::to_string(options.levels) + ")");
@@ -560,5 +565,6 @@ inline ContourFigure plot_contour(const std::vector<study::FrozenTrial>& trials,
   c.save();
   return fig;
 }
+#endif
 
 }  // namespace normlab::plot

@@ -2,6 +2,7 @@
 // ReduceLROnPlateau for LibTorch, which (up to 2.x) has none. Same decisions and the same doubles as
 // PyTorch 1.13's torch.optim.lr_scheduler.ReduceLROnPlateau; see docs/optim.md.
 
+#include "normlab/detail/compiled.hpp"
 #include "normlab/detail/format.hpp"
 #include <torch/torch.h>
 
@@ -82,48 +83,10 @@ struct ReduceLROnPlateauOptions {
 class ReduceLROnPlateau {
  public:
   explicit ReduceLROnPlateau(torch::optim::Optimizer& optimizer,
-                             ReduceLROnPlateauOptions options = {})
-      : optimizer_(optimizer), options_(std::move(options)) {
-    if (options_.factor() >= 1.0)  // same test as Python, so NaN passes as it does there
-      throw std::invalid_argument("normlab::schedule::ReduceLROnPlateau: factor " +
-                                  detail::shortest_double(options_.factor()) + " must be < 1.0");
-    const std::size_t groups = optimizer_.param_groups().size();
-    if (const auto* per_group = std::get_if<std::vector<double>>(&options_.min_lr())) {
-      if (per_group->size() != groups)
-        throw std::invalid_argument("normlab::schedule::ReduceLROnPlateau: expected " +
-                                    std::to_string(groups) + " min_lrs, got " +
-                                    std::to_string(per_group->size()));
-      min_lrs_ = *per_group;
-    } else {
-      min_lrs_.assign(groups, std::get<double>(options_.min_lr()));
-    }
-    mode_worse_ = options_.mode() == PlateauMode::min ? std::numeric_limits<double>::infinity()
-                                                      : -std::numeric_limits<double>::infinity();
-    best_ = mode_worse_;
-    last_lr_ = current_lrs();
-  }
+                             ReduceLROnPlateauOptions options = {});
 
   /// Records one epoch's metric and reduces the learning rates when it has plateaued.
-  void step(double metric) {
-    const double current = metric;
-    last_epoch_ += 1;
-    if (is_better(current, best_)) {
-      best_ = current;
-      num_bad_epochs_ = 0;
-    } else {
-      num_bad_epochs_ += 1;
-    }
-    if (in_cooldown()) {
-      cooldown_counter_ -= 1;
-      num_bad_epochs_ = 0;  // bad epochs in cooldown are ignored
-    }
-    if (num_bad_epochs_ > options_.patience()) {
-      reduce_lr();
-      cooldown_counter_ = options_.cooldown();
-      num_bad_epochs_ = 0;
-    }
-    last_lr_ = current_lrs();
-  }
+  void step(double metric);
 
   /// The same, for a metric held in a one-element tensor (read as a double, like float(t)).
   void step(const torch::Tensor& metric) { step(metric.item<double>()); }
@@ -182,5 +145,50 @@ class ReduceLROnPlateau {
   int64_t last_epoch_ = 0;
   std::vector<double> last_lr_;
 };
+
+#if NORMLAB_DEFINE_HERE
+NORMLAB_INLINE ReduceLROnPlateau::ReduceLROnPlateau(torch::optim::Optimizer& optimizer,
+                             ReduceLROnPlateauOptions options)
+    : optimizer_(optimizer), options_(std::move(options)) {
+  if (options_.factor() >= 1.0)  // same test as Python, so NaN passes as it does there
+    throw std::invalid_argument("normlab::schedule::ReduceLROnPlateau: factor " +
+                                detail::shortest_double(options_.factor()) + " must be < 1.0");
+  const std::size_t groups = optimizer_.param_groups().size();
+  if (const auto* per_group = std::get_if<std::vector<double>>(&options_.min_lr())) {
+    if (per_group->size() != groups)
+      throw std::invalid_argument("normlab::schedule::ReduceLROnPlateau: expected " +
+                                  std::to_string(groups) + " min_lrs, got " +
+                                  std::to_string(per_group->size()));
+    min_lrs_ = *per_group;
+  } else {
+    min_lrs_.assign(groups, std::get<double>(options_.min_lr()));
+  }
+  mode_worse_ = options_.mode() == PlateauMode::min ? std::numeric_limits<double>::infinity()
+                                                    : -std::numeric_limits<double>::infinity();
+  best_ = mode_worse_;
+  last_lr_ = current_lrs();
+}
+
+NORMLAB_INLINE void ReduceLROnPlateau::step(double metric) {
+  const double current = metric;
+  last_epoch_ += 1;
+  if (is_better(current, best_)) {
+    best_ = current;
+    num_bad_epochs_ = 0;
+  } else {
+    num_bad_epochs_ += 1;
+  }
+  if (in_cooldown()) {
+    cooldown_counter_ -= 1;
+    num_bad_epochs_ = 0;  // bad epochs in cooldown are ignored
+  }
+  if (num_bad_epochs_ > options_.patience()) {
+    reduce_lr();
+    cooldown_counter_ = options_.cooldown();
+    num_bad_epochs_ = 0;
+  }
+  last_lr_ = current_lrs();
+}
+#endif
 
 }  // namespace normlab::schedule

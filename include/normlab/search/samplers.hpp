@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "normlab/detail/compiled.hpp"
 #include "normlab/policy.hpp"
 #include "normlab/search/distribution.hpp"
 #include "normlab/search/grid.hpp"
@@ -39,8 +40,11 @@ struct SamplerSettings {
 
 /// The sampler called `name` ("tpe", "random", "grid", "qmc"), seeded with `seed`.
 /// @throws std::invalid_argument for another name.
-inline std::unique_ptr<Sampler> make_sampler(const std::string& name, uint64_t seed,
-                                             const SamplerSettings& settings = {}) {
+NORMLAB_INLINE std::unique_ptr<Sampler> make_sampler(const std::string& name, uint64_t seed,
+                                             const SamplerSettings& settings = {});
+#if NORMLAB_DEFINE_HERE
+NORMLAB_INLINE std::unique_ptr<Sampler> make_sampler(const std::string& name, uint64_t seed,
+                                             const SamplerSettings& settings) {
   if (name == "tpe") return std::make_unique<TpeSampler>(TpeOptions(settings.tpe).seed(seed));
   if (name == "random") return std::make_unique<RandomSampler>(seed);
   if (name == "grid") {
@@ -56,6 +60,7 @@ inline std::unique_ptr<Sampler> make_sampler(const std::string& name, uint64_t s
   throw std::invalid_argument("normlab::make_sampler: unknown sampler \"" + name +
                               "\" (expected \"tpe\", \"random\", \"grid\" or \"qmc\")");
 }
+#endif
 
 // ---- Pipeline policies ---------------------------------------------------------------------------
 

@@ -35,6 +35,7 @@
 #include <utility>
 #include <vector>
 
+#include "normlab/detail/compiled.hpp"
 #include "normlab/detail/format.hpp"
 #include "normlab/interrupt.hpp"
 #include "normlab/search/distribution.hpp"
@@ -281,14 +282,7 @@ class Trial {
 
   /// A value of any distribution (suggest_float / suggest_int by their distribution): validated,
   /// with `high` adjusted to the step grid as Optuna does.
-  double suggest(const std::string& name, search::Distribution d) {
-    std::visit([&](auto& x) { x.validate(name); }, d);
-    if (auto* f = std::get_if<search::FloatDistribution>(&d); f && f->step)
-      f->high = detail::adjust_discrete_high(f->low, f->high, *f->step);
-    if (auto* i = std::get_if<search::IntDistribution>(&d); i && (i->high - i->low) % i->step != 0)
-      i->high = (i->high - i->low) / i->step * i->step + i->low;
-    return suggest_validated(name, d);
-  }
+  double suggest(const std::string& name, search::Distribution d);
 
   /// Reports an intermediate objective value at `step` (>= 0), e.g. the accuracy after an epoch.
   /// As in Optuna, a second report for the same step is ignored.
@@ -341,50 +335,7 @@ class Study {
   /// The same on a storage object shared with other Study objects (e.g. one InMemoryStorage);
   /// `options.storage_url` is then only used in messages.
   Study(std::shared_ptr<Storage> storage, StudyOptions options, std::unique_ptr<search::Sampler> sampler,
-        std::unique_ptr<Pruner> pruner = nullptr)
-      : options_(std::move(options)), storage_(std::move(storage)), sampler_(std::move(sampler)),
-        pruner_(std::move(pruner)) {
-    if (!sampler_) throw std::invalid_argument("normlab: a Study needs a sampler (e.g. search::make_sampler(\"tpe\", seed))");
-    if (!storage_) throw std::invalid_argument("normlab: a Study needs a storage");
-    sqlite_ = dynamic_cast<SqliteStorage*>(storage_.get());
-    if (pruner_)
-      pruner_->set_attribute_writer([storage = storage_](int64_t id, const std::string& key, const std::string& json) {
-        storage->set_trial_system_attr(id, key, json);
-      });
-    if (options_.heartbeat_interval) check_seconds(*options_.heartbeat_interval, "StudyOptions::heartbeat_interval");
-    if (options_.grace_period) check_seconds(*options_.grace_period, "StudyOptions::grace_period");
-    checked_name(options_);
-    if (options_.name.empty()) options_.name = "no-name-" + detail::uuid4();
-    const std::string where = options_.storage_url.empty() ? std::string("memory") : "'" + options_.storage_url + "'";
-    std::optional<int64_t> id = storage_->find_study(options_.name);
-    if (!id) {
-      if (options_.require_existing) {
-        std::string names;
-        for (const auto& n : storage_->study_names()) names += (names.empty() ? "" : ", ") + ("'" + n + "'");
-        throw NotFoundError("normlab: no study named '" + options_.name + "' in " + where +
-                            " (StudyOptions::require_existing is set); it holds " +
-                            (names.empty() ? std::string("no study") : "the studies " + names));
-      }
-      try {
-        id = storage_->create_new_study(options_.name, options_.direction);
-        created_ = true;
-      } catch (const DuplicatedStudyError&) {  // another process created it just now
-        if (!options_.load_if_exists) throw;
-        id = storage_->find_study(options_.name);
-        if (!id) throw;
-      }
-    } else if (!options_.load_if_exists && !options_.require_existing) {
-      throw DuplicatedStudyError("normlab: a study named '" + options_.name + "' already exists in " + where +
-                                 "; set StudyOptions::load_if_exists to continue it, or choose another name");
-    }
-    study_id_ = *id;
-    const StudyDirection stored = storage_->study_direction(study_id_);
-    if (!created_ && stored != StudyDirection::NotSet && stored != options_.direction)
-      throw std::invalid_argument("normlab: study '" + options_.name + "' in " + where + " is stored with direction " +
-                                  to_string(stored) + ", but StudyOptions::direction is " +
-                                  to_string(options_.direction));
-    if (stored != StudyDirection::NotSet) options_.direction = stored;
-  }
+        std::unique_ptr<Pruner> pruner = nullptr);
 
   Study(const Study&) = delete;
   Study& operator=(const Study&) = delete;
@@ -502,12 +453,7 @@ class Study {
 
   /// The COMPLETE trial with the best value (the smallest number among ties).
   /// @throws NotFoundError when no trial is COMPLETE.
-  FrozenTrial best_trial() const {
-    std::optional<FrozenTrial> best = best_of(trials({TrialState::Complete}));
-    if (!best)
-      throw NotFoundError("normlab: study '" + options_.name + "' has no COMPLETE trial yet, so no best trial");
-    return *best;
-  }
+  FrozenTrial best_trial() const;
   double best_value() const { return *best_trial().value; }
   std::map<std::string, double> best_params() const { return best_trial().params; }
 
@@ -627,14 +573,7 @@ class Study {
 
   /// The storage `options` name; with require_existing, a missing SQLite file is an error rather
   /// than a new empty database.
-  static std::shared_ptr<Storage> open_for(const StudyOptions& options) {
-    checked_name(options);
-    try {
-      return open_storage(options.storage_url, options.schema, options.require_existing);
-    } catch (const NotFoundError& e) {
-      throw NotFoundError("normlab: no study '" + options.name + "' to resume: " + std::string(e.what()).substr(9));
-    }
-  }
+  static std::shared_ptr<Storage> open_for(const StudyOptions& options);
 
   /// The options, once their study name is known to be UTF-8: Optuna reads names as text, and one
   /// undecodable name makes the whole SQLite file unreadable to it.
@@ -751,6 +690,83 @@ class Study {
 
 // ---- out-of-class definitions ----------------------------------------------------------------
 
+#if NORMLAB_DEFINE_HERE
+NORMLAB_INLINE Study::Study(std::shared_ptr<Storage> storage, StudyOptions options, std::unique_ptr<search::Sampler> sampler,
+        std::unique_ptr<Pruner> pruner)
+    : options_(std::move(options)), storage_(std::move(storage)), sampler_(std::move(sampler)),
+      pruner_(std::move(pruner)) {
+  if (!sampler_) throw std::invalid_argument("normlab: a Study needs a sampler (e.g. search::make_sampler(\"tpe\", seed))");
+  if (!storage_) throw std::invalid_argument("normlab: a Study needs a storage");
+  sqlite_ = dynamic_cast<SqliteStorage*>(storage_.get());
+  if (pruner_)
+    pruner_->set_attribute_writer([storage = storage_](int64_t id, const std::string& key, const std::string& json) {
+      storage->set_trial_system_attr(id, key, json);
+    });
+  if (options_.heartbeat_interval) check_seconds(*options_.heartbeat_interval, "StudyOptions::heartbeat_interval");
+  if (options_.grace_period) check_seconds(*options_.grace_period, "StudyOptions::grace_period");
+  checked_name(options_);
+  if (options_.name.empty()) options_.name = "no-name-" + detail::uuid4();
+  const std::string where = options_.storage_url.empty() ? std::string("memory") : "'" + options_.storage_url + "'";
+  std::optional<int64_t> id = storage_->find_study(options_.name);
+  if (!id) {
+    if (options_.require_existing) {
+      std::string names;
+      for (const auto& n : storage_->study_names()) names += (names.empty() ? "" : ", ") + ("'" + n + "'");
+      throw NotFoundError("normlab: no study named '" + options_.name + "' in " + where +
+                          " (StudyOptions::require_existing is set); it holds " +
+                          (names.empty() ? std::string("no study") : "the studies " + names));
+    }
+    try {
+      id = storage_->create_new_study(options_.name, options_.direction);
+      created_ = true;
+    } catch (const DuplicatedStudyError&) {  // another process created it just now
+      if (!options_.load_if_exists) throw;
+      id = storage_->find_study(options_.name);
+      if (!id) throw;
+    }
+  } else if (!options_.load_if_exists && !options_.require_existing) {
+    throw DuplicatedStudyError("normlab: a study named '" + options_.name + "' already exists in " + where +
+                               "; set StudyOptions::load_if_exists to continue it, or choose another name");
+  }
+  study_id_ = *id;
+  const StudyDirection stored = storage_->study_direction(study_id_);
+  if (!created_ && stored != StudyDirection::NotSet && stored != options_.direction)
+    throw std::invalid_argument("normlab: study '" + options_.name + "' in " + where + " is stored with direction " +
+                                to_string(stored) + ", but StudyOptions::direction is " +
+                                to_string(options_.direction));
+  if (stored != StudyDirection::NotSet) options_.direction = stored;
+}
+
+NORMLAB_INLINE std::shared_ptr<Storage> Study::open_for(const StudyOptions& options) {
+  checked_name(options);
+  try {
+    return open_storage(options.storage_url, options.schema, options.require_existing);
+  } catch (const NotFoundError& e) {
+    throw NotFoundError("normlab: no study '" + options.name + "' to resume: " + std::string(e.what()).substr(9));
+  }
+}
+#endif
+
+#if NORMLAB_DEFINE_HERE
+NORMLAB_INLINE double Trial::suggest(const std::string& name, search::Distribution d) {
+  std::visit([&](auto& x) { x.validate(name); }, d);
+  if (auto* f = std::get_if<search::FloatDistribution>(&d); f && f->step)
+    f->high = detail::adjust_discrete_high(f->low, f->high, *f->step);
+  if (auto* i = std::get_if<search::IntDistribution>(&d); i && (i->high - i->low) % i->step != 0)
+    i->high = (i->high - i->low) / i->step * i->step + i->low;
+  return suggest_validated(name, d);
+}
+#endif
+
+#if NORMLAB_DEFINE_HERE
+NORMLAB_INLINE FrozenTrial Study::best_trial() const {
+  std::optional<FrozenTrial> best = best_of(trials({TrialState::Complete}));
+  if (!best)
+    throw NotFoundError("normlab: study '" + options_.name + "' has no COMPLETE trial yet, so no best trial");
+  return *best;
+}
+#endif
+
 inline Trial::Trial(Study& study, FrozenTrial frozen) : study_(&study), frozen_(std::move(frozen)) {
   if (auto it = frozen_.system_attrs.find("fixed_params"); it != frozen_.system_attrs.end()) {
     const Json fixed = Json::parse(it->second);
@@ -759,7 +775,8 @@ inline Trial::Trial(Study& study, FrozenTrial frozen) : study_(&study), frozen_(
   }
 }
 
-inline double Trial::suggest_validated(const std::string& name, const search::Distribution& d) {
+#if NORMLAB_DEFINE_HERE
+NORMLAB_INLINE double Trial::suggest_validated(const std::string& name, const search::Distribution& d) {
   Study& s = *study_;
   if (auto it = frozen_.distributions.find(name); it != frozen_.distributions.end()) {
     check_distribution_compatibility(it->second, d, name, s.name(), s.options_.space_check);
@@ -793,15 +810,19 @@ inline double Trial::suggest_validated(const std::string& name, const search::Di
   frozen_.distributions.insert_or_assign(name, d);
   return value;
 }
+#endif
 
-inline void Trial::report(double value, int64_t step) {
+#if NORMLAB_DEFINE_HERE
+NORMLAB_INLINE void Trial::report(double value, int64_t step) {
   if (step < 0) throw std::invalid_argument("normlab: report() needs a step >= 0 (got " + std::to_string(step) + ")");
   if (frozen_.intermediate_values.count(step)) return;  // Optuna: the first report of a step wins
   study_->storage_->set_trial_intermediate_value(frozen_.trial_id, step, value);
   frozen_.intermediate_values[step] = value;
 }
+#endif
 
-inline bool Trial::should_prune() {
+#if NORMLAB_DEFINE_HERE
+NORMLAB_INLINE bool Trial::should_prune() {
   Study& s = *study_;
   if (!s.pruner_) return false;
   std::lock_guard lock(s.mutex_);
@@ -809,14 +830,18 @@ inline bool Trial::should_prune() {
   const FrozenTrial latest = s.storage_->get_trial(frozen_.trial_id);
   return s.pruner_->prune(*all, s.options_.direction, latest);
 }
+#endif
 
-inline void Trial::set_user_attr(const std::string& key, const Json& value) {
+#if NORMLAB_DEFINE_HERE
+NORMLAB_INLINE void Trial::set_user_attr(const std::string& key, const Json& value) {
   const std::string text = value.dump();
   study_->storage_->set_trial_user_attr(frozen_.trial_id, key, text);
   frozen_.user_attrs[key] = text;
 }
+#endif
 
-inline void Study::optimize(const std::function<double(Trial&)>& objective, int n_trials, OptimizeOptions options) {
+#if NORMLAB_DEFINE_HERE
+NORMLAB_INLINE void Study::optimize(const std::function<double(Trial&)>& objective, int n_trials, OptimizeOptions options) {
   if (n_trials < 0) throw std::invalid_argument("normlab: optimize() needs n_trials >= 0");
   int n_jobs = options.n_jobs == -1 ? static_cast<int>(std::max(1u, std::thread::hardware_concurrency())) : options.n_jobs;
   if (n_jobs < 1) throw std::invalid_argument("normlab: OptimizeOptions::n_jobs must be >= 1 or -1");
@@ -901,8 +926,10 @@ inline void Study::optimize(const std::function<double(Trial&)>& objective, int 
   if (interrupted) std::rethrow_exception(interrupted);
   if (objective_error) std::rethrow_exception(objective_error);
 }
+#endif
 
-inline void Study::write_csv(std::ostream& out) const {
+#if NORMLAB_DEFINE_HERE
+NORMLAB_INLINE void Study::write_csv(std::ostream& out) const {
   const std::vector<FrozenTrial> all = trials();
   std::map<std::string, bool> param_is_int;
   for (const FrozenTrial& t : all)
@@ -926,5 +953,6 @@ inline void Study::write_csv(std::ostream& out) const {
     out << ',' << to_string(t.state) << '\n';
   }
 }
+#endif
 
 }  // namespace normlab::study
