@@ -54,7 +54,7 @@ struct RunOptions {
   int64_t test_batch = 1000;
   std::optional<bool> shuffle;        ///< default: shuffle on CUDA, not on the CPU (the notebook's rule)
   int threads = 0;                    ///< intra-op threads (0: leave LibTorch's setting)
-  bool keep_freed_memory = true;      ///< device::keep_freed_memory(): ~1.5x faster CPU epochs
+  bool keep_freed_memory = true;      ///< device::keep_freed_memory(): faster CPU epochs (docs/performance.md)
   /// Fast mode (LeNet on the CPU; elsewhere ignored): dropout masks drawn in bulk (the same bits),
   /// and bfloat16 autocast for the forward passes on CPUs with AVX512-BF16: no longer the
   /// notebook's numbers. docs/performance.md; train/variant_trainer.hpp (run_fast).

@@ -1,7 +1,7 @@
 #pragma once
 // LeNet's dropout masks drawn in bulk on the CPU: the same masks as torch::dropout, and the same
-// generator state after them, about 9x faster (a serial per-element bernoulli_ is ~15% of a LeNet
-// training step on the CPU). Used by LeNet's forward and by run_variants.
+// generator state after them, much faster (a serial per-element bernoulli_ is a sizeable part of a
+// LeNet training step on the CPU; docs/performance.md). Used by LeNet's forward and by run_variants.
 
 #include <array>
 #include <cmath>

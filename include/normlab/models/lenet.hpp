@@ -34,7 +34,7 @@ class LeNetImpl : public torch::nn::Module {
 
   /// Evaluation batches above this size run their convolutions kEvalSlice images at a time on the
   /// CPU. A test batch of 1,000 holds ~230 MB of activations, which glibc maps and unmaps (page
-  /// faults) and no cache holds; sliced, LeNet's test pass is 2.4x faster here. The bits do not
+  /// faults) and no cache holds; sliced, LeNet's test pass is faster (docs/performance.md). The bits do not
   /// change: oneDNN's convolutions, relu and pooling give each image the same result whatever the
   /// batch (tests/models/lenet_test.cpp); fc1's product does not (OpenBLAS blocks it by batch size),
   /// so it still runs on the whole batch.

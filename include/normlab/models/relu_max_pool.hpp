@@ -3,7 +3,7 @@
 // one pass: the same values and the same gradients as ATen's relu, max_pool2d and their backwards
 // (LeNet's conv2 -> relu -> pool), with a quarter of the memory traffic. ATen's three kernels write
 // relu's output, the pooled output and 64-bit indices, then zero the input gradient, scatter into
-// it and mask it again; at LeNet's batch of 64 that was ~5 ms of a 22 ms training step here.
+// it and mask it again: a large share of LeNet's training step at a batch of 64 (docs/performance.md).
 //
 // Same bits: relu and max are exact; each 2x2 window picks the first largest relu value in ATen's
 // scan order ((val > max) || isnan(val), from -inf), and the gradient of the window goes to that
@@ -85,7 +85,7 @@ struct ReluMaxPool2x2 : public torch::autograd::Function<ReluMaxPool2x2> {
  private:
   // Four windows at a time in SSE-sized vectors (GCC/Clang vector extensions, any x86-64 or ARM
   // target): the scalar form's data-dependent selects compile to branches that random activations
-  // mispredict (20x slower here).
+  // mispredict (far slower).
   using v4f = float __attribute__((vector_size(16)));
   using v4i = int32_t __attribute__((vector_size(16)));
   static v4f load(const float* p) {

@@ -6,7 +6,7 @@
 //
 // On the CPU the conversion and the arithmetic are fused into one pass over the bytes
 // (detail::normalize_bytes): float(x) / 255, - mean, / std per element in float32, either with IEEE
-// divides (ATen's own operations) or with a reciprocal-and-correction form that is ~8x faster. The
+// divides (ATen's own operations) or with a reciprocal-and-correction form that is much faster (docs/performance.md). The
 // result depends only on the byte and its channel, so the fused pass is checked once, at
 // construction, against the ATen ops on all 256 byte values, and used only where it gives the same
 // bits (else the next form, finally the ATen ops). On CUDA (and for non-contiguous batches): three

@@ -57,9 +57,9 @@ struct VariantOptions {
   /// PerVariant only: threads that run variants side by side, each with one intra-op thread.
   /// 0 (default): one per intra-op thread (RunOptions::threads, or LibTorch's thread count).
   /// 1: variants run one after the other with LibTorch's intra-op threads. With more than one
-  /// worker each variant's numbers are those of its alone run with threads = 1, bit for bit; on
-  /// this project's 2-core CPU two workers train K = 8 variants 1.3x faster than one at a time
-  /// (two intra-op threads split LeNet's small kernels less well than two variants split the cores).
+  /// worker each variant's numbers are those of its alone run with threads = 1, bit for bit, and
+  /// on a small CPU two workers train K variants faster than one at a time (two intra-op threads
+  /// split LeNet's small kernels less well than two variants split the cores; docs/performance.md).
   int workers = 0;
 };
 
@@ -529,8 +529,8 @@ RunResult run_fast(const RunOptions& options, const data::TrainTest& data) {
   if (options.keep_freed_memory) device::keep_freed_memory();
   const torch::Device dev = device_t::select();
   if (dev.is_cuda()) {
-    // On a GPU neither half pays for LeNet (an H100 step: 2.16 ms exact, 2.36 ms with the
-    // dropout-of-ones masks, 2.77 ms with bf16 casts; docs/performance.md): the exact path.
+    // On a GPU neither half pays for LeNet (measured on an H100: docs/performance.md, the GPU
+    // check): the exact path.
     RunOptions exact = options;
     exact.fast = false;
     return PipelineType{}.run(exact, data);
