@@ -21,7 +21,7 @@
 #include <normlab/study/pruners.hpp>
 #include <normlab/study/study.hpp>
 #include <normlab/study/workers.hpp>
-#include <normlab/train/multi_variant.hpp>
+#include <normlab/batched_study.hpp>
 #include "cli.hpp"
 #include "study_report.hpp"
 
@@ -130,8 +130,8 @@ int main(int argc, char** argv) try {
   record_kernels(s, device::cpu_kernels(), device::Named::select().str());  // the study records the device
   const std::size_t existing = s.trials().size();
   if (enqueue_notebook && existing == 0 && worker.number == 0) {
-    s.enqueue({{"mean", 0.1307}, {"std", 0.3081}});
-    s.enqueue({{"mean", 0.0}, {"std", 1.0}});
+    s.enqueue(search::normalization_params(0.1307, 0.3081));
+    s.enqueue(search::normalization_params(0.0, 1.0));
   }
   const auto complete = s.trials({study::TrialState::Complete}).size();
   if (max_trials > 0) trials = static_cast<int>(std::min<long long>(trials, std::max<long long>(0, max_trials - complete)));
@@ -158,7 +158,7 @@ int main(int argc, char** argv) try {
     });
   } else {
     // K trials per round through run_variants: each trial's value is its alone run's (see
-    // train/multi_variant.hpp), one line per trial and epoch shows the progress.
+    // batched_study.hpp), one line per trial and epoch shows the progress.
     if (run.n_jobs != 1) throw std::invalid_argument("--together trains K trials in one pass: use it with --jobs 1");
     base.log = &std::cerr;
     with_compensation(args.text("compensation"), [&](auto c) {

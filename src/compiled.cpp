@@ -10,7 +10,7 @@
 #endif
 
 #include <normlab/normlab.hpp>
-#include <normlab/train/multi_variant.hpp>
+#include <normlab/batched_study.hpp>
 #if NORMLAB_COMPILED_PLOT
 #include <normlab/plot/contour.hpp>
 #endif

@@ -12,13 +12,14 @@
 #include "normlab/data/dataset.hpp"
 #include "normlab/device/cpu_kernels.hpp"
 #include "normlab/pipeline.hpp"
+#include "normlab/search/normalization_space.hpp"
 #include "normlab/search/space.hpp"
 #include "normlab/study/study.hpp"
 
 namespace normlab {
 
 /// The notebook's search space: mean uniform in [-3, 3], std log-uniform in [0.1, 2].
-using NotebookSpace = search::Space<search::Uniform<"mean", -3.0, 3.0>, search::LogUniform<"std", 0.1, 2.0>>;
+using NotebookSpace = search::NotebookSpace;
 
 /// objective(trial) for Study::optimize. Data is loaded once and shared by every trial.
 /// PipelineType's Normalization must be normalize::Runtime (or left out): a compile-time one stops
@@ -32,7 +33,7 @@ std::function<double(study::Trial&)> normalization_objective(
   return [base = std::move(base), data = std::move(data)](study::Trial& trial) {
     const auto params = Space::suggest(trial);
     RunOptions options = base;
-    options.normalization = NormalizationValues::uniform(params.at("mean"), params.at("std"));
+    options.normalization = NormalizationValues::from_params(params);
     options.on_epoch = [&trial, user = base.on_epoch](const EpochRecord& r) {
       trial.report(r.accuracy, r.epoch);
       if (trial.should_prune()) throw study::TrialPruned();

@@ -35,82 +35,28 @@
 #include "normlab/models/lenet.hpp"
 #include "normlab/normalize/batch_normalizer.hpp"
 #include "normlab/normalize/normalize.hpp"
+#include "normlab/normalize/normalizer.hpp"
 #include "normlab/optim/policies.hpp"
 #include "normlab/schedule/policies.hpp"
 #include "normlab/search/samplers.hpp"
 #include "normlab/train/loops.hpp"
+#include "normlab/train/policy_checks.hpp"
 #include "normlab/train/progress.hpp"
+#include "normlab/train/run.hpp"
+#include "normlab/train/variant_trainer.hpp"
 
 namespace normlab {
 
-/// How one run goes. Defaults are the notebook's protocol.
-struct RunOptions {
-  std::filesystem::path data_root = "data";
-  int epochs = 25;
-  uint64_t seed = 1998;               ///< torch::manual_seed at the start, as the notebook
-  int64_t train_limit = 0;            ///< first K training samples (0: all)
-  int64_t test_limit = 0;             ///< first K test samples (0: all)
-  int64_t train_batch = 64;
-  int64_t test_batch = 1000;
-  std::optional<bool> shuffle;        ///< default: shuffle on CUDA, not on the CPU (the notebook's rule)
-  int threads = 0;                    ///< intra-op threads (0: leave LibTorch's setting)
-  bool keep_freed_memory = true;      ///< device::keep_freed_memory(): faster CPU epochs (docs/performance.md)
-  /// Fast mode (LeNet on the CPU; elsewhere ignored): dropout masks drawn in bulk (the same bits),
-  /// and bfloat16 autocast for the forward passes on CPUs with AVX512-BF16: no longer the
-  /// notebook's numbers. docs/performance.md; train/variant_trainer.hpp (run_fast).
-  bool fast = false;
-  /// Run-time (mean, std), for a Pipeline<normalize::Runtime, ...> (or one that names no
-  /// Normalization); with a compile-time Normalization they must equal its values (else refused).
-  std::optional<NormalizationValues> normalization;
-  std::size_t record_losses = 0;      ///< keep the first K training batch losses of epoch 1
-  std::ostream* log = &std::cerr;     ///< progress lines; nullptr for silence
-  bool progress_bar = true;           ///< a bar over the batches, when stderr is a terminal
-  /// Called after each epoch; returning false stops the run early (pruning).
-  std::function<bool(const EpochRecord&)> on_epoch;
-};
-
-/// What a run produced.
-struct RunResult {
-  NormalizationValues normalization;
-  std::vector<EpochRecord> history;
-  std::vector<double> first_losses;  ///< RunOptions::record_losses batch losses of epoch 1
-  double accuracy = 0;               ///< final test accuracy
-  int64_t correct = 0;
-  int64_t total = 0;
-  double seconds = 0;
-};
-
-namespace detail {
-template <class PipelineType>
-RunResult run_fast(const RunOptions& options, const data::TrainTest& data);  // train/variant_trainer.hpp
-
-/// TrainingDiverged's message (also run_variants' VariantRun::diverged).
-inline std::string diverged_message(int epoch, double loss, const NormalizationValues& v, double lr,
-                                    std::size_t finished) {
-  std::ostringstream msg;
-  msg << "normlab: training diverged at epoch " << epoch << ": mean training loss is " << loss << " ("
-      << v.to_string() << ", lr " << lr << "); " << finished << " finished epoch(s) are kept";
-  return msg.str();
-}
-}  // namespace detail
-
 #ifdef NORMLAB_COMPILED_TEMPLATE
 // normlab::compiled holds LeNet's epochs and its notebook compensation (detail/compiled.hpp).
-NORMLAB_COMPILED_TEMPLATE TrainStats train_epoch<LeNet, models::LeNet>(
+NORMLAB_COMPILED_TEMPLATE TrainStats train_epoch<LeNet, models::LeNet, BatchNormalizer>(
     models::LeNet&, torch::optim::Optimizer&, const data::LabelledImages&, BatchNormalizer&, int64_t, bool,
     std::size_t, Progress&, int, int);
-NORMLAB_COMPILED_TEMPLATE TestStats test_epoch<LeNet, models::LeNet>(models::LeNet&, const data::LabelledImages&,
-                                                                   BatchNormalizer&, int64_t, bool);
+NORMLAB_COMPILED_TEMPLATE TestStats test_epoch<LeNet, models::LeNet, BatchNormalizer>(
+    models::LeNet&, const data::LabelledImages&, BatchNormalizer&, int64_t, bool);
 NORMLAB_COMPILED_TEMPLATE void compensate_model<compensate::Notebook, LeNet, models::LeNet>(
     models::LeNet&, const NormalizationValues&);
 #endif
-
-/// Thrown when the training loss becomes NaN or infinite. Holds every epoch finished before.
-struct TrainingDiverged : std::runtime_error {
-  TrainingDiverged(const std::string& what, RunResult partial)
-      : std::runtime_error(what), partial(std::move(partial)) {}
-  RunResult partial;
-};
 
 template <class... Policies>
 class Pipeline {
@@ -134,14 +80,29 @@ class Pipeline {
   using dataset_t = detail::slot_t<policy::Dataset, data::Mnist, Policies...>;
   /// How a study over this pipeline proposes (mean, std): see normalization_study.hpp.
   using search_t = detail::slot_t<policy::Search, search::Tpe<>, Policies...>;
+  static_assert(detail::check_normalization_policy<normalization_t>());
+  static_assert(detail::check_model_policy<model_t>());
+  static_assert(detail::check_optimizer_policy<optimizer_t>());
+  static_assert(detail::check_scheduler_policy<scheduler_t>());
+  static_assert(detail::check_compensation_policy<compensation_t>());
+  static_assert(detail::check_device_policy<device_t>());
+  static_assert(detail::check_dataset_policy<dataset_t>());
+  static_assert(detail::check_compensation_applies<compensation_t, normalization_t>());
+  /// Whether a Normalization is named (else: ToTensor alone, or the run-time values' affine).
+  static constexpr bool names_normalization = detail::count_of_kind<policy::Normalization, Policies...> != 0;
+  /// What turns a uint8 batch into the model's input: the Normalization's `normalizer`, or, where
+  /// none is named, the affine one (ToTensor alone until run-time values are given).
+  using normalizer_t =
+      std::conditional_t<names_normalization, typename normalization_t::normalizer, BatchNormalizer>;
+
 
   /// Whether RunOptions::normalization may choose this pipeline's (mean, std): its Normalization
-  /// is normalize::Runtime, or it names none (then normalize::Identity when no values are given).
-  /// False for a compile-time Normalize, NormalizePerChannel or normalize::Identity, which run-time
-  /// values may only repeat. A study over (mean, std) needs it true (normalization_study.hpp).
+  /// takes run-time values (normalize::Runtime, PerImageStandardize, LearnedAffine: policies that
+  /// declare takes_runtime_values), or it names none (then normalize::Identity when no values are
+  /// given). False for a compile-time Normalize, NormalizePerChannel or normalize::Identity, which
+  /// run-time values may only repeat. A study over (mean, std) needs it true (normalization_study.hpp).
   static constexpr bool takes_runtime_normalization =
-      std::is_same_v<normalization_t, normalize::Runtime> ||
-      detail::count_of_kind<policy::Normalization, Policies...> == 0;
+      takes_runtime_values<normalization_t> || !names_normalization;
 
   /**
    * The (mean, std) a run uses, given the run-time values `given` (RunOptions::normalization): them
@@ -154,7 +115,7 @@ class Pipeline {
     if (given) given->validate();
     if constexpr (takes_runtime_normalization) {
       if (given) return *given;
-      return normalization_t::values();  // normalize::Runtime's throws: no (mean, std) given
+      return normalization_t::values();  // the default (normalize::Runtime's throws: it has none)
     } else {
       auto fixed = normalization_t::values();
       if (!given) return fixed;
@@ -181,12 +142,18 @@ class Pipeline {
   /// Trains and tests on data already loaded (a study loads once, runs many trials).
   RunResult run(const RunOptions& options, const data::TrainTest& data) const {
     check(options);
-    if constexpr (std::is_same_v<model_t, LeNet>)
-      if (options.fast) return detail::run_fast<Pipeline>(options, data);
+    if constexpr (std::is_same_v<model_t, LeNet>) {  // fast is LeNet's; elsewhere ignored
+      if constexpr (std::is_base_of_v<BatchNormalizer, normalizer_t>) {
+        if (options.fast) return detail::run_fast<Pipeline>(options, data);
+      } else if (options.fast) {
+        throw std::invalid_argument(std::string("normlab::Pipeline: RunOptions::fast trains LeNet with "
+                                                "torchvision's Normalize built in; ") +
+                                    normalization_t::name + " has a normalizer of its own: run it without fast");
+      }
+    }
     RunResult result;
     result.normalization = resolve_normalization(options.normalization);
-    result.normalization.validate();
-    const bool identity = !options.normalization && normalization_t::is_identity;
+    const bool identity = !options.normalization;  // used only where no Normalization is named
 
     device::set_threads(options.threads);
     if (options.keep_freed_memory) device::keep_freed_memory();
@@ -199,7 +166,10 @@ class Pipeline {
     auto net = model_t::make(data.classes);
     net->to(dev);
     compensate_model<compensation_t, model_t>(net, result.normalization);
-    auto opt = optimizer_t::make(net->parameters());
+    // One normalizer for training and testing (a learned one must be the same object); it draws no
+    // random numbers, so making it here keeps the notebook's order.
+    auto input = make_input(result.normalization, dev, identity);
+    auto opt = optimizer_t::make(trained_parameters(net, input));
     auto sched = scheduler_t::make(*opt);
 
     // The data moves to the device once, as uint8; batches are normalized there.
@@ -207,8 +177,6 @@ class Pipeline {
     const auto test = data.test.first(options.test_limit).to(dev);
     if (train.size() == 0 || test.size() == 0)
       throw std::invalid_argument("normlab::Pipeline: empty training or test set");
-    BatchNormalizer train_input(result.normalization, dev, identity);
-    BatchNormalizer test_input(result.normalization, dev, identity);
     Progress progress(options.log, options.progress_bar);
 
     for (int epoch = 1; epoch <= options.epochs; ++epoch) {
@@ -216,7 +184,7 @@ class Pipeline {
       EpochRecord record;
       record.epoch = epoch;
       record.lr = opt->param_groups().front().options().get_lr();
-      auto trained = train_epoch<model_t>(net, *opt, train, train_input, options.train_batch, shuffle,
+      auto trained = train_epoch<model_t>(net, *opt, train, input, options.train_batch, shuffle,
                                         epoch == 1 ? options.record_losses : 0, progress, epoch,
                                         options.epochs);
       if (epoch == 1) result.first_losses = std::move(trained.losses);
@@ -227,7 +195,7 @@ class Pipeline {
                                                       result.history.size());
         throw TrainingDiverged(message, std::move(result));
       }
-      auto tested = test_epoch<model_t>(net, test, test_input, options.test_batch, shuffle);
+      auto tested = test_epoch<model_t>(net, test, input, options.test_batch, shuffle);
       record.test_loss = tested.loss;
       record.correct = tested.correct;
       record.total = tested.total;
@@ -246,6 +214,14 @@ class Pipeline {
   }
 
  private:
+  // The Normalization's normalizer; where none is named, ToTensor alone until values are given.
+  static normalizer_t make_input(const NormalizationValues& values, torch::Device dev, bool identity) {
+    if constexpr (names_normalization)
+      return make_normalizer<normalization_t>(values, dev);
+    else
+      return BatchNormalizer(values, dev, identity);
+  }
+
   static double seconds_since(std::chrono::steady_clock::time_point t) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
   }
@@ -272,14 +248,12 @@ namespace detail {
 template <class PipelineType>
 constexpr bool check_study_pipeline() {
   static_assert(PipelineType::takes_runtime_normalization,
-                "normlab: a study over (mean, std) needs a Pipeline whose Normalization is normalize::Runtime "
-                "(this one fixes (mean, std) at compile time with Normalize, NormalizePerChannel or "
-                "normalize::Identity, which run-time values never override; see docs/pipeline.md)");
+                "normlab: a study over (mean, std) needs a Pipeline whose Normalization takes run-time values "
+                "(normalize::Runtime, PerImageStandardize, LearnedAffine, or a policy declaring "
+                "takes_runtime_values); this one fixes (mean, std) at compile time with Normalize, "
+                "NormalizePerChannel or normalize::Identity, which run-time values never override (docs/pipeline.md)");
   return true;
 }
 }  // namespace detail
 
 }  // namespace normlab
-
-// RunOptions::fast's implementation (it needs the Pipeline above).
-#include "normlab/train/variant_trainer.hpp"

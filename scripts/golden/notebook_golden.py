@@ -43,6 +43,7 @@ Files written (deterministic; re-running gives identical bytes):
 * lenet_init.txt         -- parameters of ``torch.manual_seed(1998); Net()``
 * notebook_losses.txt    -- first 20 training losses, three (mean, std) cases
 * notebook_accuracy.txt  -- test results after 1 (and 2) epochs
+* normalizers.txt        -- normlab's own normalizers (normalizer_golden.py)
 """
 
 import argparse
@@ -395,6 +396,7 @@ def run(argv=None):
         args.skip_f3_check = True
         stamp_path = os.path.join(args.out, "stamp")
         hasher = hashlib.sha256(open(os.path.abspath(__file__), "rb").read())
+        hasher.update(open(os.path.join(here, "normalizer_golden.py"), "rb").read())
         for name in RAW_NAMES:
             hasher.update(open(os.path.join(args.fixture, name + ".gz"), "rb").read())
         stamp = f"{hasher.hexdigest()} torch {torch.__version__}\n"
@@ -423,6 +425,8 @@ def run(argv=None):
         print(f"  ({time.time() - t0:.1f} s)")
         golden_losses(args.out, fixture_hashes)
         results = golden_accuracy(args.out, fixture_hashes)
+        import normalizer_golden  # normlab's own normalizers (normalizers.txt)
+        normalizer_golden.write(args.out, repo)
         if not args.skip_f3_check:
             check_f3(results)
     finally:

@@ -56,7 +56,7 @@ models::ResNet trained_looking_resnet18(uint64_t seed) {
   return net;
 }
 
-torch::Tensor normalize(const torch::Tensor& x, const NormalizationValues& v) {
+torch::Tensor normalized(const torch::Tensor& x, const NormalizationValues& v) {
   auto m = torch::tensor(v.mean, torch::kFloat64).expand({3}).reshape({1, 3, 1, 1});
   auto s = torch::tensor(v.std, torch::kFloat64).expand({3}).reshape({1, 3, 1, 1});
   return ((x.to(torch::kFloat64) - m) / s).to(torch::kFloat32);
@@ -198,7 +198,7 @@ TEST_CASE("exact compensation: the ResNet fed normalized input computes what it 
     const auto logits_before = net->forward(x);
 
     ResNet18::exact_compensation(net, v);
-    const auto xn = normalize(x, v);
+    const auto xn = normalized(x, v);
     const double stem_diff = max_abs_diff(net->stem(xn), stem_before);
     const double logit_diff = max_abs_diff(net->forward(xn), logits_before);
     INFO("stem max diff " << stem_diff << ", logits max diff " << logit_diff
@@ -233,7 +233,7 @@ TEST_CASE("exact compensation in train mode: bn1's batch statistics see the same
   twin->train();
   ResNet18::exact_compensation(twin, v);
   const auto shift = running_before - twin->bn1->running_mean;  // rm' = rm - shift
-  const auto after = twin->stem(normalize(x, v));
+  const auto after = twin->stem(normalized(x, v));
   CHECK(max_abs_diff(after, before) <= 1e-4);
   // The running statistics keep tracking the compensated conv1: the mean stays shifted by the
   // same amount, the variance is the same.
@@ -253,7 +253,7 @@ TEST_CASE("exact compensation composes and folds back", "[models][resnet][compen
   // Twice: the second normalizes the already normalized input.
   models::exact_compensation(net, v1);
   models::exact_compensation(net, v2);
-  CHECK(max_abs_diff(net->forward(normalize(normalize(x, v1), v2)), before) <= 1e-4);
+  CHECK(max_abs_diff(net->forward(normalized(normalized(x, v1), v2)), before) <= 1e-4);
   // Folding both normalizations back gives the raw-input net (pad value back to 0).
   fold_normalization(net, v2);
   fold_normalization(net, v1);
@@ -270,7 +270,7 @@ TEST_CASE("compensate_model<compensate::Exact, ResNet18> uses the ResNet's exact
   const auto v = NormalizationValues::uniform(0.1307, 0.3081);
   compensate_model<compensate::Exact, ResNet18>(net, v);
   REQUIRE(net->conv1_pad_value.defined());
-  CHECK(max_abs_diff(net->forward(normalize(x, v)), before) <= 1e-4);
+  CHECK(max_abs_diff(net->forward(normalized(x, v)), before) <= 1e-4);
   // The notebook's compensation goes through conv1 alone (no bias: only weight /= std).
   auto other = trained_looking_resnet18(24);
   compensate_model<compensate::Notebook, ResNet18>(other, v);

@@ -1,6 +1,6 @@
 #include <catch2/catch.hpp>
 #include <normlab/normlab.hpp>
-#include <normlab/train/multi_variant.hpp>
+#include <normlab/batched_study.hpp>
 #include <ATen/Config.h>
 
 #include "../golden.hpp"

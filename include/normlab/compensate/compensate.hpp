@@ -4,6 +4,8 @@
 //
 // - compensate::Notebook: the notebook's `conv1.bias -= mean; conv1.weight /= std`, kept to
 //   reproduce it. It is not function-preserving (the exact form multiplies by std).
+// Each declares the Normalization policies it applies to (applies_to): the two that adjust conv1 to
+// (mean, std) need an input (z - mean) / std; None applies to every one.
 // - compensate::Exact: W' = s_c W, b' = b + sum_c m_c sum_k W[o,c,k]: the freshly initialised net
 //   computes on normalized input exactly what it computed on raw input.
 // - compensate::None: leave conv1 alone.
@@ -18,6 +20,7 @@
 #include <torch/torch.h>
 
 #include "normlab/compensate/conv_geometry.hpp"
+#include "normlab/normalize/normalize.hpp"
 #include "normlab/normalize/values.hpp"
 #include "normlab/policy.hpp"
 
@@ -84,6 +87,8 @@ namespace compensate {
 struct Notebook {
   using normlab_policy = policy::Compensation;
   static constexpr const char* name = "notebook";
+  template <class Normalization>
+  static constexpr bool applies_to = affine_in_values<Normalization>;
   static void apply(torch::nn::Conv2d& conv, const NormalizationValues& v) {
     detail::check_channels(conv, v, "normlab::compensate::Notebook");
     torch::NoGradGuard no_grad;
@@ -104,6 +109,8 @@ struct Notebook {
 struct Exact {
   using normlab_policy = policy::Compensation;
   static constexpr const char* name = "exact";
+  template <class Normalization>
+  static constexpr bool applies_to = affine_in_values<Normalization>;
   static void apply(torch::nn::Conv2d& conv, const NormalizationValues& v) {
     detail::check_channels(conv, v, "normlab::compensate::Exact");
     detail::require_exactness(conv, v, "normlab::compensate::Exact");
@@ -116,10 +123,35 @@ struct Exact {
 struct None {
   using normlab_policy = policy::Compensation;
   static constexpr const char* name = "none";
+  template <class Normalization>
+  static constexpr bool applies_to = true;
   static void apply(torch::nn::Conv2d&, const NormalizationValues& v) { v.validate(); }
 };
 
 }  // namespace compensate
+
+/// Whether a Compensation applies to a Normalization policy: as the compensation declares with
+/// `template <class N> static constexpr bool applies_to`, or, where it declares nothing, only to
+/// normalizations whose output is (z - mean) / std (affine_in_values), the input every conv1
+/// adjustment to (mean, std) assumes.
+template <class Compensation, class Normalization>
+inline constexpr bool compensation_applies = [] {
+  if constexpr (requires { Compensation::template applies_to<Normalization>; })
+    return bool(Compensation::template applies_to<Normalization>);
+  else
+    return affine_in_values<Normalization>;
+}();
+
+namespace detail {
+template <class Compensation, class Normalization>
+constexpr bool check_compensation_applies() {
+  static_assert(compensation_applies<Compensation, Normalization>,
+                "normlab: this Compensation adjusts conv1 to an input (z - mean) / std, and the Normalization "
+                "does not produce one (it does not declare affine_in_values); use compensate::None with it, "
+                "or declare affine_in_values where its output is such an affine (docs/pipeline.md)");
+  return true;
+}
+}  // namespace detail
 
 /// Applies a Compensation policy to a whole network of the Model policy ModelPolicy: to its first
 /// convolution, except that compensate::Exact uses the model's own `exact_compensation(net, v)`

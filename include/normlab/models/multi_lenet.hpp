@@ -1,5 +1,5 @@
 #pragma once
-// K LeNets as one module (run_variants, train/multi_variant.hpp): every parameter stacked [K, ...]
+// K LeNets as one module (run_variants, batched_study.hpp): every parameter stacked [K, ...]
 // in one flat buffer, each variant's parameters views of its slice; forward_variant(k) runs one
 // variant with LeNet's own kernels, forward() all K at once with grouped convolutions and batched
 // products (BatchedLinear).

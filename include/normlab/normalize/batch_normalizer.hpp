@@ -195,6 +195,13 @@ class BatchNormalizer {
   torch::Tensor mean_, std_, k255_, buffer_;
 };
 
+/// normalize::Identity's normalizer: ToTensor's x / 255 and no (x - 0) / 1 arithmetic.
+class ToTensorOnly : public BatchNormalizer {
+ public:
+  ToTensorOnly(NormalizationValues values, torch::Device device)
+      : BatchNormalizer(std::move(values), device, /*identity=*/true) {}
+};
+
 #if NORMLAB_DEFINE_HERE
 NORMLAB_INLINE BatchNormalizer::BatchNormalizer(NormalizationValues values, torch::Device device, bool identity)
     : values_(std::move(values)), identity_(identity) {

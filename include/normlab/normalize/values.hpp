@@ -2,12 +2,14 @@
 // Run-time normalization constants, (x - mean) / std per input channel, and their validation.
 
 #include <cmath>
+#include <map>
 #include <sstream>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "normlab/detail/format.hpp"
+#include "normlab/search/normalization_space.hpp"
 
 namespace normlab {
 
@@ -18,6 +20,16 @@ struct NormalizationValues {
 
   /// One (mean, std) for every channel, as in the notebook's `Normalize((mean,), (std,))`.
   static NormalizationValues uniform(double mean, double std) { return {{mean}, {std}}; }
+
+  /// The (mean, std) a trial's parameters hold (search/normalization_space.hpp names them), for
+  /// every channel.
+  static NormalizationValues from_params(const std::map<std::string, double>& params) {
+    const auto mean = params.find(search::kMeanParam), std = params.find(search::kStdParam);
+    if (mean == params.end() || std == params.end())
+      throw std::invalid_argument(std::string("normlab: a trial's parameters have no '") +
+                                  (mean == params.end() ? search::kMeanParam : search::kStdParam) + "'");
+    return uniform(mean->second, std->second);
+  }
 
   std::size_t channels() const { return mean.size(); }
 

@@ -32,6 +32,7 @@
 #include "normlab/image/transforms.hpp"
 #include "normlab/models/state_dict.hpp"
 #include "normlab/normalize/batch_normalizer.hpp"
+#include "normlab/normalize/normalizer.hpp"
 #include "normlab/schedule/reduce_on_plateau.hpp"
 #include "normlab/train/progress.hpp"
 
@@ -260,8 +261,8 @@ inline void write_predictions(std::ofstream& out, const std::vector<std::string>
 }  // namespace detail
 
 /// Test accuracy of `net` (eval mode, no grad) on prepared images, normalized on the device.
-template <class Module>
-std::pair<int64_t, int64_t> evaluate_images(Module& net, const PreparedImages& images, BatchNormalizer& normalize,
+template <class Module, class BatchInput>
+std::pair<int64_t, int64_t> evaluate_images(Module& net, const PreparedImages& images, BatchInput& normalize,
                                             torch::Device device, int64_t batch, std::ofstream* predictions) {
   net->eval();
   torch::NoGradGuard no_grad;
@@ -276,9 +277,12 @@ std::pair<int64_t, int64_t> evaluate_images(Module& net, const PreparedImages& i
   return {correct, images.set.size()};
 }
 
-/// The notebook's ImageNet protocol once, for a Model policy (ResNet18/34/50) and a Compensation.
-template <class ModelPolicy, class Compensation, class Device = device::Auto>
+/// The notebook's ImageNet protocol once, for a Model policy (ResNet18/34/50), a Compensation and a
+/// Normalization policy taking `values` (default: torchvision's Normalize, BatchNormalizer).
+template <class ModelPolicy, class Compensation, class Device = device::Auto, class Normalization = normalize::Runtime>
 ImageRunResult run_image_protocol(const ImageRunOptions& o, const NormalizationValues& values) {
+  static_assert(detail::check_normalization_policy<Normalization>());
+  static_assert(detail::check_compensation_applies<Compensation, Normalization>());
   values.validate();
   // Checked before any work: a batch of 0 would divide by zero, a negative one test nothing.
   if (o.train_batch < 1 || o.test_batch < 1 || o.epochs < 0 || o.workers < 0 || o.limit < 0 || o.train_limit < 0 ||
@@ -309,11 +313,11 @@ ImageRunResult run_image_protocol(const ImageRunOptions& o, const NormalizationV
   result.loaded = summarize_image_run<ModelPolicy, Compensation>(net, classes, o, folders.val, test, values, dev);
   print_image_run_summary(result.loaded, o.log);
   Progress progress(o.log, true);
+  auto normalize = make_normalizer<Normalization>(values, dev);  // one for training and testing
   if (o.epochs > 0) {
-    torch::optim::SGD sgd(net->parameters(), torch::optim::SGDOptions(o.lr).momentum(o.momentum));
+    torch::optim::SGD sgd(trained_parameters(net, normalize), torch::optim::SGDOptions(o.lr).momentum(o.momentum));
     schedule::ReduceLROnPlateau plateau(sgd, schedule::ReduceLROnPlateauOptions().mode(schedule::PlateauMode::min));
     data::ImageFolder train_folder(*folders.train);
-    BatchNormalizer normalize(values, dev);
     for (int epoch = 1; epoch <= o.epochs; ++epoch) {
       net->train();
       data::EpochOrder order(std::min(train_folder.size(), o.train_limit > 0 ? o.train_limit : train_folder.size()),
@@ -350,7 +354,6 @@ ImageRunResult run_image_protocol(const ImageRunOptions& o, const NormalizationV
     if (!*predictions) throw std::runtime_error("normlab: cannot write '" + o.predictions.string() + "'");
     detail::write_predictions_header(*predictions, classes);
   }
-  BatchNormalizer normalize(values, dev);
   const auto [correct, total] =
       evaluate_images(net, test, normalize, dev, o.test_batch, predictions ? &*predictions : nullptr);
   if (predictions) {  // a full disk shows only here: a CSV that lost rows must not look written

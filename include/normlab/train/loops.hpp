@@ -11,7 +11,6 @@
 #include "normlab/data/batches.hpp"
 #include "normlab/data/dataset.hpp"
 #include "normlab/interrupt.hpp"
-#include "normlab/normalize/batch_normalizer.hpp"
 #include "normlab/train/progress.hpp"
 
 namespace normlab {
@@ -22,11 +21,12 @@ struct TrainStats {
   std::vector<double> losses;  ///< the first `record_losses` batch losses
 };
 
-/// One training epoch. @param record_losses how many batch losses to keep exactly (each costs a
+/// One training epoch. `normalize` turns each uint8 batch into the model's input (a normalizer of a
+/// Normalization policy, normalize/normalizer.hpp). @param record_losses how many batch losses to keep exactly (each costs a
 /// device sync); the mean is accumulated on the device and read once.
-template <class ModelPolicy, class Module>
+template <class ModelPolicy, class Module, class BatchInput>
 TrainStats train_epoch(Module& model, torch::optim::Optimizer& optimizer,
-                       const data::LabelledImages& train, BatchNormalizer& normalize,
+                       const data::LabelledImages& train, BatchInput& normalize,
                        int64_t batch_size, bool shuffle, std::size_t record_losses,
                        Progress& progress, int epoch, int epochs) {
   model->train();
@@ -60,8 +60,8 @@ struct TestStats {
   double accuracy() const { return total ? static_cast<double>(correct) / total : 0.0; }
 };
 
-template <class ModelPolicy, class Module>
-TestStats test_epoch(Module& model, const data::LabelledImages& test, BatchNormalizer& normalize,
+template <class ModelPolicy, class Module, class BatchInput>
+TestStats test_epoch(Module& model, const data::LabelledImages& test, BatchInput& normalize,
                      int64_t batch_size, bool shuffle) {
   model->eval();
   torch::NoGradGuard no_grad;

@@ -1,7 +1,8 @@
 #pragma once
-// The machinery of train/multi_variant.hpp (read its header comment): K LeNet variants stepped
-// together (VariantTrainer, run_variants) and RunOptions::fast (detail::run_fast, which
-// pipeline.hpp includes this file for). No study code here, so that pipeline.hpp stays free of it.
+// The machinery of batched_study.hpp (read its header comment): K LeNet variants stepped together
+// (VariantTrainer, run_variants) and RunOptions::fast (detail::run_fast, which Pipeline::run calls).
+// Templates over the Pipeline type, so it needs only the run vocabulary (train/run.hpp), not
+// pipeline.hpp; no study code here, so that pipeline.hpp stays free of it.
 
 #include <algorithm>
 #include <chrono>
@@ -27,14 +28,15 @@
 #include "normlab/normalize/batch_normalizer.hpp"
 #include "normlab/optim/adadelta.hpp"
 #include "normlab/optim/stacked_adadelta.hpp"
-#include "normlab/pipeline.hpp"
+#include "normlab/normalize/normalizer.hpp"
+#include "normlab/train/run.hpp"
 #include "normlab/train/mixed_precision.hpp"
 #include "normlab/train/progress.hpp"
 #include "normlab/train/variant_workers.hpp"
 
 namespace normlab {
 
-/// How run_variants computes the K networks: see the top of multi_variant.hpp.
+/// How run_variants computes the K networks: see the top of batched_study.hpp.
 enum class VariantKernels { PerVariant, Grouped };
 
 
@@ -349,6 +351,10 @@ std::vector<VariantRun> run_variants(const RunOptions& options, const data::Trai
                                      const VariantOptions& more = {}) {
   using scheduler_t = typename PipelineType::scheduler_t;
   using device_t = typename PipelineType::device_t;
+  static_assert(std::is_base_of_v<BatchNormalizer, typename PipelineType::normalizer_t>,
+                "normlab::run_variants stacks K LeNets fed torchvision's Normalize (BatchNormalizer); a "
+                "Normalization with a normalizer of its own (PerImageStandardize, LearnedAffine, yours) runs "
+                "one variant at a time: Pipeline::run, or run_study without batching");
   if (variants.empty()) return {};
   for (const auto& v : variants) PipelineType::resolve_normalization(v, "a run_variants variant");
   if (options.epochs <= 0 || options.train_batch <= 0 || options.test_batch <= 0)

@@ -51,6 +51,7 @@
 #include <vector>
 
 #include "normlab/pipeline.hpp"
+#include "normlab/search/normalization_space.hpp"
 #include "normlab/search/space.hpp"
 #include "normlab/study/study.hpp"
 #include "normlab/train/variant_trainer.hpp"
@@ -58,7 +59,7 @@
 namespace normlab {
 
 /// The notebook's search space (normalization_study.hpp's NotebookSpace, the same type).
-using BatchedNotebookSpace = search::Space<search::Uniform<"mean", -3.0, 3.0>, search::LogUniform<"std", 0.1, 2.0>>;
+using BatchedNotebookSpace = search::NotebookSpace;
 
 /// The loop of run_study_batched on an existing study: rounds of K trials until `n_trials` are done.
 template <class PipelineType, class Space = BatchedNotebookSpace>
@@ -79,7 +80,7 @@ void run_trials_batched(study::Study& s, const RunOptions& base, const data::Tra
     for (int i = 0; i < round; ++i) {
       trials.push_back(s.ask());
       const auto params = Space::suggest(trials.back());
-      variants.push_back(NormalizationValues::uniform(params.at("mean"), params.at("std")));
+      variants.push_back(NormalizationValues::from_params(params));
     }
     std::vector<bool> pruned(trials.size(), false);
     more.on_epoch = [&](std::size_t i, const EpochRecord& r) {
