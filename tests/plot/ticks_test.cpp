@@ -78,3 +78,15 @@ TEST_CASE("a std axis from 0.1 to 2 can be read with the readable thresholds", "
   REQUIRE_THROWS_AS(plot::log_ticks(0, 1, 9), std::invalid_argument);
   REQUIRE_THROWS_AS(plot::log_ticks(2, 1, 9), std::invalid_argument);
 }
+
+TEST_CASE("fixed_locator thins a colour bar's levels as matplotlib's FixedLocator(nbins=10)", "[plot][ticks]") {
+  // The expected ticks are matplotlib 3.6.3's FixedLocator(np.arange(a, b), nbins=10).tick_values().
+  const auto range = [](int a, int b) {
+    std::vector<double> v;
+    for (int i = a; i < b; ++i) v.push_back(i);
+    return v;
+  };
+  CHECK(plot::fixed_locator(range(-5, 16), 10) == std::vector<double>{-3, 0, 3, 6, 9, 12, 15});
+  CHECK(plot::fixed_locator(range(0, 5), 10) == std::vector<double>{0, 1, 2, 3, 4});
+  CHECK(plot::fixed_locator(range(-10, 12), 10) == std::vector<double>{-9, -6, -3, 0, 3, 6, 9});
+}

@@ -1,8 +1,9 @@
 #pragma once
 // normlab::plot's drawing layer: a cairo surface written as SVG or PNG, text with cairo's toy API
-// ("Sans", DejaVu Sans on most systems, matplotlib's default font too), axes with matplotlib's
-// ticks (ticks.hpp), the 'Blues' and 'viridis' colormaps, and the ggplot look that Optuna's
-// matplotlib plots use (grey panel, white grid, grey ticks and labels). No LibTorch.
+// ("Sans", DejaVu Sans on most systems, matplotlib's default font too), and the ggplot look that
+// Optuna's matplotlib plots use (grey panel, white grid, grey ticks and labels) drawn with it. No
+// LibTorch. What needs no cairo is beside it, and included here: colormap.hpp (Rgb, the
+// colormaps), axis.hpp (Rect, Axis) and ticks.hpp (matplotlib's tick locators and formatters).
 //
 // Sizes follow matplotlib's figsize and dpi: a picture of W x H pixels at D dpi is a figure of
 // W/D x H/D inches, a point is D/72 pixels. 640x480 at 100 dpi is matplotlib's default 6.4x4.8 in
@@ -19,7 +20,6 @@
 #include <cairo.h>
 
 #include <algorithm>
-#include <array>
 #include <cctype>
 #include <cmath>
 #include <cstdint>
@@ -36,149 +36,11 @@
 #include <utility>
 #include <vector>
 
+#include "normlab/plot/axis.hpp"
+#include "normlab/plot/colormap.hpp"
 #include "normlab/plot/ticks.hpp"
 
 namespace normlab::plot {
-
-// ---- colours -------------------------------------------------------------------------------------
-
-struct Rgb {
-  double r = 0, g = 0, b = 0;
-  friend bool operator==(const Rgb&, const Rgb&) = default;
-};
-
-/// 0xRRGGBB.
-constexpr Rgb rgb_hex(unsigned v) {
-  return {((v >> 16) & 0xff) / 255.0, ((v >> 8) & 0xff) / 255.0, (v & 0xff) / 255.0};
-}
-
-/// Colormaps, as matplotlib samples them (a 256-entry table).
-///  - Blues: ColorBrewer's sequential blues (white to dark blue), what Optuna's matplotlib
-///    plot_contour fills with, oriented so the best objective is darkest. The default.
-///  - Viridis: matplotlib's perceptually uniform default (dark purple to yellow).
-enum class Colormap { Blues, Viridis };
-
-namespace detail {
-struct ColorStop {
-  double t;
-  Rgb c;
-};
-inline const std::vector<ColorStop>& colormap_stops(Colormap map) {
-  static const std::vector<ColorStop> blues = [] {
-    // matplotlib._cm._Blues_data: nine evenly spaced ColorBrewer colours.
-    const std::array<unsigned, 9> hex{0xf7fbff, 0xdeebf7, 0xc6dbef, 0x9ecae1, 0x6baed6,
-                                      0x4292c6, 0x2171b5, 0x08519c, 0x08306b};
-    std::vector<ColorStop> s;
-    for (std::size_t i = 0; i < hex.size(); ++i) s.push_back({i / 8.0, rgb_hex(hex[i])});
-    return s;
-  }();
-  static const std::vector<ColorStop> viridis = [] {
-    // matplotlib's viridis table, every 16th entry and the last.
-    const double v[17][3] = {
-        {0.267004, 0.004874, 0.329415}, {0.282327, 0.094955, 0.417331},
-        {0.278826, 0.175490, 0.483397}, {0.258965, 0.251537, 0.524736},
-        {0.229739, 0.322361, 0.545706}, {0.199430, 0.387607, 0.554642},
-        {0.172719, 0.448791, 0.557885}, {0.149039, 0.508051, 0.557250},
-        {0.127568, 0.566949, 0.550556}, {0.120638, 0.625828, 0.533488},
-        {0.157851, 0.683765, 0.501686}, {0.246070, 0.738910, 0.452024},
-        {0.369214, 0.788888, 0.382914}, {0.515992, 0.831158, 0.294279},
-        {0.678489, 0.863742, 0.189503}, {0.845561, 0.887322, 0.099702},
-        {0.993248, 0.906157, 0.143936}};
-    std::vector<ColorStop> s;
-    for (int i = 0; i < 17; ++i)
-      s.push_back({(i == 16 ? 255 : i * 16) / 255.0, Rgb{v[i][0], v[i][1], v[i][2]}});
-    return s;
-  }();
-  return map == Colormap::Blues ? blues : viridis;
-}
-}  // namespace detail
-
-/// The colormap's colour at t in [0, 1] (clamped; NaN gives t = 0), quantized to 256 entries as
-/// matplotlib's lookup table is; `reversed` reads the table backwards (matplotlib's "_r" maps).
-inline Rgb colormap_color(Colormap map, double t, bool reversed = false) {
-  if (!(t >= 0)) t = 0;
-  if (t > 1) t = 1;
-  int index = std::min(255, static_cast<int>(t * 256));
-  if (reversed) index = 255 - index;
-  const double x = index / 255.0;
-  const auto& s = detail::colormap_stops(map);
-  std::size_t k = 1;
-  while (k + 1 < s.size() && s[k].t < x) ++k;
-  const double f = (x - s[k - 1].t) / (s[k].t - s[k - 1].t);
-  const auto mix = [f](double a, double b) { return a + f * (b - a); };
-  return {mix(s[k - 1].c.r, s[k].c.r), mix(s[k - 1].c.g, s[k].c.g), mix(s[k - 1].c.b, s[k].c.b)};
-}
-
-/// Where a colour sits on a colormap: the t in [0, 1] whose colour is nearest, and the Euclidean
-/// RGB distance to it (0..sqrt(3)); for reading a rendered picture back.
-inline std::pair<double, double> colormap_position(Colormap map, Rgb c) {
-  double best_t = 0, best_d = std::numeric_limits<double>::infinity();
-  for (int i = 0; i < 256; ++i) {
-    const double t = i / 255.0;
-    const Rgb m = colormap_color(map, t);
-    const double d = std::hypot(m.r - c.r, m.g - c.g, m.b - c.b);
-    if (d < best_d) best_d = d, best_t = t;
-  }
-  return {best_t, best_d};
-}
-
-// ---- geometry ------------------------------------------------------------------------------------
-
-struct Rect {
-  double x = 0, y = 0, w = 0, h = 0;  ///< top-left corner, size; pixels, y down
-  double right() const { return x + w; }
-  double bottom() const { return y + h; }
-};
-
-/// A linear or log10 map from data values [lo, hi] onto pixels [px_lo, px_hi] (px_hi < px_lo for a
-/// vertical axis, whose values grow upwards).
-class Axis {
- public:
-  Axis() = default;
-  Axis(double lo, double hi, bool log, double px_lo, double px_hi)
-      : lo_(lo), hi_(hi), log_(log), px_lo_(px_lo), px_hi_(px_hi) {
-    if (!(hi > lo) || !std::isfinite(lo) || !std::isfinite(hi))
-      throw std::invalid_argument("normlab::plot::Axis: needs finite lo < hi");
-    if (log && !(lo > 0)) throw std::invalid_argument("normlab::plot::Axis: a log axis needs lo > 0");
-  }
-  double lo() const { return lo_; }
-  double hi() const { return hi_; }
-  bool log() const { return log_; }
-  double px_lo() const { return px_lo_; }
-  double px_hi() const { return px_hi_; }
-  /// Pixel of a data value (values outside [lo, hi] map outside the pixel range).
-  double to_px(double v) const {
-    const double f = log_ ? (std::log10(v) - std::log10(lo_)) / (std::log10(hi_) - std::log10(lo_))
-                          : (v - lo_) / (hi_ - lo_);
-    return px_lo_ + f * (px_hi_ - px_lo_);
-  }
-  /// Data value at a pixel.
-  double from_px(double p) const {
-    const double f = (p - px_lo_) / (px_hi_ - px_lo_);
-    return log_ ? std::pow(10.0, std::log10(lo_) + f * (std::log10(hi_) - std::log10(lo_)))
-                : lo_ + f * (hi_ - lo_);
-  }
-  std::vector<Tick> ticks(int max_ticks) const {
-    return log_ ? log_ticks(lo_, hi_, max_ticks, log_labels_) : linear_ticks(lo_, hi_, max_ticks, integer_);
-  }
-  /// Linear ticks at whole numbers only.
-  Axis& integer_ticks(bool on = true) {
-    integer_ = on;
-    return *this;
-  }
-  /// Which minor ticks of a log axis are labelled (matplotlib's default unless set).
-  Axis& log_labels(LogLabelThresholds thresholds) {
-    log_labels_ = thresholds;
-    return *this;
-  }
-
- private:
-  double lo_ = 0, hi_ = 1;
-  bool log_ = false;
-  bool integer_ = false;
-  LogLabelThresholds log_labels_ = LogLabelThresholds::matplotlib();
-  double px_lo_ = 0, px_hi_ = 1;
-};
 
 // ---- the canvas ----------------------------------------------------------------------------------
 
@@ -690,16 +552,7 @@ inline void draw_colorbar(Canvas& c, const Rect& area, const std::vector<double>
     const double top = i + 2 < levels.size() ? std::max(area.y, y1 - 0.5) : y1;
     c.fill_rect({area.x, top, area.w, y0 - top}, colors[i]);
   }
-  const std::size_t step = std::max<std::size_t>(1, (levels.size() + 9) / 10);
-  std::size_t phase = 0;
-  double best = std::numeric_limits<double>::infinity();
-  for (std::size_t p = 0; p < step; ++p) {
-    double m = std::numeric_limits<double>::infinity();
-    for (std::size_t i = p; i < levels.size(); i += step) m = std::min(m, std::fabs(levels[i]));
-    if (m < best) best = m, phase = p;
-  }
-  std::vector<double> shown;
-  for (std::size_t i = phase; i < levels.size(); i += step) shown.push_back(levels[i]);
+  const std::vector<double> shown = fixed_locator(levels, 10);
   const auto labels = format_ticks(shown);
   double widest = 0;
   const double font = th.px(th.font), len = th.px(th.major_len);

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstddef>
 #include <cstdio>
 #include <limits>
 #include <stdexcept>
@@ -172,6 +173,23 @@ inline std::vector<Tick> linear_ticks(double lo, double hi, int nbins, bool inte
   std::vector<Tick> out;
   for (std::size_t i = 0; i < inside.size(); ++i) out.push_back({inside[i], labels[i], "", true});
   return out;
+}
+
+/// matplotlib's FixedLocator(locs, nbins).tick_values: every k-th of `locs`, k = ceil(size / nbins),
+/// so that at most nbins + 1 show, starting at the phase (0 .. k - 1) whose ticks hold the value
+/// nearest 0 (the first such phase). What a contour's colour bar labels its levels with.
+inline std::vector<double> fixed_locator(const std::vector<double>& locs, std::size_t nbins) {
+  const std::size_t step = std::max<std::size_t>(1, (locs.size() + nbins - 1) / nbins);
+  std::size_t phase = 0;
+  double best = std::numeric_limits<double>::infinity();
+  for (std::size_t p = 0; p < step; ++p) {
+    double m = std::numeric_limits<double>::infinity();
+    for (std::size_t i = p; i < locs.size(); i += step) m = std::min(m, std::fabs(locs[i]));
+    if (m < best) best = m, phase = p;
+  }
+  std::vector<double> shown;
+  for (std::size_t i = phase; i < locs.size(); i += step) shown.push_back(locs[i]);
+  return shown;
 }
 
 /// Which minor ticks of a log axis get a label: matplotlib's LogFormatter `minor_thresholds`

@@ -33,6 +33,9 @@
 // neither fail with "database is locked" nor lose or duplicate a trial. Never use a storage
 // across fork(): open one in the child. Never put the file on NFS (SQLite's locks are unreliable
 // there).
+//
+// Beside it: sqlite.hpp (the wrapper over SQLite's C API) and optuna_schema.hpp (SchemaVersion and
+// Optuna's DDL); this header includes both.
 
 #include <sqlite3.h>
 
@@ -54,188 +57,11 @@
 #include <vector>
 
 #include "normlab/study/json.hpp"
+#include "normlab/study/optuna_schema.hpp"
+#include "normlab/study/sqlite.hpp"
 #include "normlab/study/storage.hpp"
 
 namespace normlab::study {
-
-/// Which Optuna schema revision (alembic_version) a new file gets.
-enum class SchemaVersion {
-  v3_0_0_d,  ///< Optuna 3.0 and 3.1 (the notebook's Optuna)
-  v3_2_0_a,  ///< Optuna 3.2 and later (adds the index ix_trials_study_id)
-};
-
-inline const char* alembic_revision(SchemaVersion v) {
-  return v == SchemaVersion::v3_0_0_d ? "v3.0.0.d" : "v3.2.0.a";
-}
-
-namespace detail {
-
-/// SQLITE_BUSY / SQLITE_LOCKED: the transaction is rolled back and retried.
-struct SqliteBusy {
-  std::string message;
-};
-
-/// A connection's prepared statements, kept for its lifetime (sqlite3_prepare_v3 with
-/// SQLITE_PREPARE_PERSISTENT) and keyed by their SQL text. Not thread-safe: the storage's mutex
-/// guards it.
-class SqliteStatementCache {
- public:
-  struct Entry {
-    sqlite3_stmt* stmt = nullptr;
-    bool in_use = false;
-  };
-  SqliteStatementCache() = default;
-  SqliteStatementCache(const SqliteStatementCache&) = delete;
-  SqliteStatementCache& operator=(const SqliteStatementCache&) = delete;
-  ~SqliteStatementCache() { clear(); }
-
-  /// Finalizes every statement (before the connection closes).
-  void clear() {
-    for (auto& [sql, entry] : entries_) sqlite3_finalize(entry.stmt);
-    entries_.clear();
-  }
-
-  /// The entry for `sql`, prepared on first use; nullptr while it is in use (a nested use of the
-  /// same SQL then prepares its own statement). Returns the SQLite error code in `rc`.
-  Entry* acquire(sqlite3* db, const char* sql, int& rc) {
-    rc = SQLITE_OK;
-    auto it = entries_.find(sql);
-    if (it == entries_.end()) {
-      sqlite3_stmt* stmt = nullptr;
-      rc = sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
-      if (rc != SQLITE_OK) {
-        sqlite3_finalize(stmt);
-        return nullptr;
-      }
-      it = entries_.emplace(sql, Entry{stmt, false}).first;
-    }
-    if (it->second.in_use) return nullptr;
-    it->second.in_use = true;
-    return &it->second;
-  }
-
- private:
-  std::unordered_map<std::string, Entry> entries_;
-};
-
-class SqliteStatement {
- public:
-  /// A statement of its own, finalized at the end.
-  SqliteStatement(sqlite3* db, const char* sql) : db_(db), sql_(sql) {
-    const int rc = sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr);
-    if (rc != SQLITE_OK) fail(rc);
-  }
-  /// The cached statement for `sql` (reset and unbound at the end), or one of its own when that
-  /// one is in use.
-  SqliteStatement(SqliteStatementCache& cache, sqlite3* db, const char* sql) : db_(db), sql_(sql) {
-    int rc = SQLITE_OK;
-    entry_ = cache.acquire(db, sql, rc);
-    if (rc != SQLITE_OK) fail(rc);
-    if (entry_) {
-      stmt_ = entry_->stmt;
-    } else {
-      rc = sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr);
-      if (rc != SQLITE_OK) fail(rc);
-    }
-  }
-  ~SqliteStatement() {
-    if (entry_) {
-      sqlite3_reset(stmt_);
-      sqlite3_clear_bindings(stmt_);
-      entry_->in_use = false;
-    } else {
-      sqlite3_finalize(stmt_);
-    }
-  }
-  SqliteStatement(const SqliteStatement&) = delete;
-  SqliteStatement& operator=(const SqliteStatement&) = delete;
-
-  SqliteStatement& bind(int i, double v) { return check(sqlite3_bind_double(stmt_, i, v)); }
-  SqliteStatement& bind(int i, int64_t v) { return check(sqlite3_bind_int64(stmt_, i, v)); }
-  SqliteStatement& bind(int i, int v) { return bind(i, static_cast<int64_t>(v)); }
-  SqliteStatement& bind(int i, const std::string& v) {
-    return check(sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT));
-  }
-  /// A string that outlives the statement's use (a literal): not copied.
-  SqliteStatement& bind(int i, const char* v) { return check(sqlite3_bind_text(stmt_, i, v, -1, SQLITE_STATIC)); }
-  SqliteStatement& bind_null(int i) { return check(sqlite3_bind_null(stmt_, i)); }
-  SqliteStatement& bind_text_or_null(int i, const std::string& v) { return v.empty() ? bind_null(i) : bind(i, v); }
-
-  /// True when a row is ready.
-  bool step() {
-    const int rc = sqlite3_step(stmt_);
-    if (rc == SQLITE_ROW) return true;
-    if (rc == SQLITE_DONE) return false;
-    fail(rc);
-  }
-  void run() {
-    while (step()) {
-    }
-  }
-
-  bool is_null(int c) const { return sqlite3_column_type(stmt_, c) == SQLITE_NULL; }
-  int64_t int64(int c) const { return sqlite3_column_int64(stmt_, c); }
-  double real(int c) const { return sqlite3_column_double(stmt_, c); }
-  std::string text(int c) const {
-    const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, c));
-    return p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(stmt_, c))) : std::string();
-  }
-  /// Whether column c holds the text `s` (NULL reads as empty, as text() does), without a copy.
-  bool text_equals(int c, const std::string& s) const {
-    const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, c));
-    const auto n = p ? static_cast<size_t>(sqlite3_column_bytes(stmt_, c)) : 0;
-    return n == s.size() && (n == 0 || std::memcmp(p, s.data(), n) == 0);
-  }
-
- private:
-  SqliteStatement& check(int rc) {
-    if (rc != SQLITE_OK) fail(rc);
-    return *this;
-  }
-  [[noreturn]] void fail(int rc) const {
-    const int primary = rc & 0xFF;
-    std::string msg = std::string(sqlite3_errmsg(db_)) + " (SQLite error " + std::to_string(rc) + " in: " + sql_ + ")";
-    if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) throw SqliteBusy{msg};
-    if (primary == SQLITE_NOTADB) throw StorageError("not an SQLite database: " + msg);
-    throw StorageError("normlab: SQLite: " + msg);
-  }
-
-  sqlite3* db_;
-  const char* sql_;
-  sqlite3_stmt* stmt_ = nullptr;
-  SqliteStatementCache::Entry* entry_ = nullptr;
-};
-
-/// Optuna 3.1's DDL, verbatim as SQLAlchemy emits it (dumped from a file Optuna 3.1 created).
-struct SqliteDdl {
-  const char* name;
-  const char* sql;
-};
-inline constexpr SqliteDdl kOptunaDdl[] = {
-    {"studies", "CREATE TABLE studies (\n\tstudy_id INTEGER NOT NULL, \n\tstudy_name VARCHAR(512) NOT NULL, \n\tPRIMARY KEY (study_id)\n)"},
-    {"ix_studies_study_name", "CREATE UNIQUE INDEX ix_studies_study_name ON studies (study_name)"},
-    {"version_info", "CREATE TABLE version_info (\n\tversion_info_id INTEGER NOT NULL, \n\tschema_version INTEGER, \n\tlibrary_version VARCHAR(256), \n\tPRIMARY KEY (version_info_id), \n\tCHECK (version_info_id=1)\n)"},
-    {"study_directions", "CREATE TABLE study_directions (\n\tstudy_direction_id INTEGER NOT NULL, \n\tdirection VARCHAR(8) NOT NULL, \n\tstudy_id INTEGER NOT NULL, \n\tobjective INTEGER NOT NULL, \n\tPRIMARY KEY (study_direction_id), \n\tUNIQUE (study_id, objective), \n\tFOREIGN KEY(study_id) REFERENCES studies (study_id)\n)"},
-    {"study_user_attributes", "CREATE TABLE study_user_attributes (\n\tstudy_user_attribute_id INTEGER NOT NULL, \n\tstudy_id INTEGER, \n\t\"key\" VARCHAR(512), \n\tvalue_json TEXT, \n\tPRIMARY KEY (study_user_attribute_id), \n\tUNIQUE (study_id, \"key\"), \n\tFOREIGN KEY(study_id) REFERENCES studies (study_id)\n)"},
-    {"study_system_attributes", "CREATE TABLE study_system_attributes (\n\tstudy_system_attribute_id INTEGER NOT NULL, \n\tstudy_id INTEGER, \n\t\"key\" VARCHAR(512), \n\tvalue_json TEXT, \n\tPRIMARY KEY (study_system_attribute_id), \n\tUNIQUE (study_id, \"key\"), \n\tFOREIGN KEY(study_id) REFERENCES studies (study_id)\n)"},
-    {"trials", "CREATE TABLE trials (\n\ttrial_id INTEGER NOT NULL, \n\tnumber INTEGER, \n\tstudy_id INTEGER, \n\tstate VARCHAR(8) NOT NULL, \n\tdatetime_start DATETIME, \n\tdatetime_complete DATETIME, \n\tPRIMARY KEY (trial_id), \n\tFOREIGN KEY(study_id) REFERENCES studies (study_id)\n)"},
-    {"trial_user_attributes", "CREATE TABLE trial_user_attributes (\n\ttrial_user_attribute_id INTEGER NOT NULL, \n\ttrial_id INTEGER, \n\t\"key\" VARCHAR(512), \n\tvalue_json TEXT, \n\tPRIMARY KEY (trial_user_attribute_id), \n\tUNIQUE (trial_id, \"key\"), \n\tFOREIGN KEY(trial_id) REFERENCES trials (trial_id)\n)"},
-    {"trial_system_attributes", "CREATE TABLE trial_system_attributes (\n\ttrial_system_attribute_id INTEGER NOT NULL, \n\ttrial_id INTEGER, \n\t\"key\" VARCHAR(512), \n\tvalue_json TEXT, \n\tPRIMARY KEY (trial_system_attribute_id), \n\tUNIQUE (trial_id, \"key\"), \n\tFOREIGN KEY(trial_id) REFERENCES trials (trial_id)\n)"},
-    {"trial_params", "CREATE TABLE trial_params (\n\tparam_id INTEGER NOT NULL, \n\ttrial_id INTEGER, \n\tparam_name VARCHAR(512), \n\tparam_value FLOAT, \n\tdistribution_json TEXT, \n\tPRIMARY KEY (param_id), \n\tUNIQUE (trial_id, param_name), \n\tFOREIGN KEY(trial_id) REFERENCES trials (trial_id)\n)"},
-    {"trial_values", "CREATE TABLE trial_values (\n\ttrial_value_id INTEGER NOT NULL, \n\ttrial_id INTEGER NOT NULL, \n\tobjective INTEGER NOT NULL, \n\tvalue FLOAT, \n\tvalue_type VARCHAR(7) NOT NULL, \n\tPRIMARY KEY (trial_value_id), \n\tUNIQUE (trial_id, objective), \n\tFOREIGN KEY(trial_id) REFERENCES trials (trial_id)\n)"},
-    {"trial_intermediate_values", "CREATE TABLE trial_intermediate_values (\n\ttrial_intermediate_value_id INTEGER NOT NULL, \n\ttrial_id INTEGER NOT NULL, \n\tstep INTEGER NOT NULL, \n\tintermediate_value FLOAT, \n\tintermediate_value_type VARCHAR(7) NOT NULL, \n\tPRIMARY KEY (trial_intermediate_value_id), \n\tUNIQUE (trial_id, step), \n\tFOREIGN KEY(trial_id) REFERENCES trials (trial_id)\n)"},
-    {"trial_heartbeats", "CREATE TABLE trial_heartbeats (\n\ttrial_heartbeat_id INTEGER NOT NULL, \n\ttrial_id INTEGER NOT NULL, \n\theartbeat DATETIME NOT NULL, \n\tPRIMARY KEY (trial_heartbeat_id), \n\tUNIQUE (trial_id), \n\tFOREIGN KEY(trial_id) REFERENCES trials (trial_id)\n)"},
-    {"alembic_version", "CREATE TABLE alembic_version (\n\tversion_num VARCHAR(32) NOT NULL, \n\tCONSTRAINT alembic_version_pkc PRIMARY KEY (version_num)\n)"},
-};
-/// What `v3.2.0.a` adds (the name SQLAlchemy gives `trials.study_id` with index=True).
-inline constexpr SqliteDdl kOptunaV320Index = {"ix_trials_study_id",
-                                               "CREATE INDEX ix_trials_study_id ON trials (study_id)"};
-
-/// Revisions of Optuna's alembic chain before the ones normlab reads.
-inline constexpr const char* kOlderOptunaRevisions[] = {"v0.9.0.a", "v1.2.0.a", "v1.3.0.a", "v2.4.0.a", "v2.6.0.a",
-                                                        "v3.0.0.a", "v3.0.0.b", "v3.0.0.c"};
-
-}  // namespace detail
 
 /// A Storage in an SQLite file with Optuna 3.1's schema (see the top of this header).
 class SqliteStorage final : public Storage {
