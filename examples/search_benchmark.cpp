@@ -3,35 +3,39 @@
 //   f(mean, std) = -(mean - 0.13)^2 - (ln std - ln 0.31)^2, maximized, mean in [-3, 3],
 //   std in [0.1, 2] (log). One line per trial: `trial=N mean=... std=... value=...`.
 
+#include <CLI/CLI.hpp>
+#include <climits>
 #include <cmath>
 #include <cstdio>
 #include <iostream>
+#include <normlab/search/normalization_space.hpp>
 #include <normlab/search/samplers.hpp>
-#include <normlab/search/space.hpp>
 #include <normlab/study/study.hpp>
-
-#include "cli.hpp"
 
 using namespace normlab;
 
 int main(int argc, char** argv) try {
-  cli::Args args("search_benchmark", "Runs a search strategy on a cheap function of (mean, std).");
-  args.flag("sampler", "tpe", "tpe | random | grid | qmc")
-      .flag("seed", "1998", "sampler seed")
-      .flag("trials", "200", "trials to run in this invocation")
-      .flag("storage", "", "study storage: empty for memory, or sqlite:///FILE")
-      .flag("study-name", "search-benchmark", "study name");
-  args.parse(argc, argv);
-
-  using NotebookSpace = search::Space<search::Uniform<"mean", -3.0, 3.0>, search::LogUniform<"std", 0.1, 2.0>>;
-  study::StudyOptions options;
-  options.name = args.text("study-name");
-  options.storage_url = args.text("storage");
-  options.direction = study::StudyDirection::Maximize;
-  auto s = study::Study::create(options, search::make_sampler(args.text("sampler"), static_cast<uint64_t>(args.integer("seed"))));
+  CLI::App app{"Runs a search strategy on a cheap function of (mean, std).", "search_benchmark"};
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);  // a repeated flag: the last wins
+  std::string sampler = "tpe";
+  uint64_t seed = 1998;
+  int trials = 200;
+  study::StudyOptions options{.name = "search-benchmark", .direction = study::StudyDirection::Maximize};
+  app.add_option("--sampler", sampler, "tpe | random | grid | qmc");
+  app.add_option("--seed", seed, "sampler seed");
+  app.add_option("--trials", trials, "trials to run in this invocation")->check(CLI::Range(0, INT_MAX));
+  app.add_option("--storage", options.storage_url, "study storage: empty for memory, or sqlite:///FILE");
+  app.add_option("--study-name", options.name, "study name");
+  for (auto* o : app.get_options()) o->capture_default_str();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  }
+  auto s = study::Study::create(options, search::make_sampler(sampler, seed));
 
   auto objective = [](study::Trial& trial) {
-    const auto p = NotebookSpace::suggest(trial);
+    const auto p = search::NotebookSpace::suggest(trial);
     const double mean = p.at("mean"), std = p.at("std");
     return -(mean - 0.13) * (mean - 0.13) - std::pow(std::log(std) - std::log(0.31), 2);
   };
@@ -48,7 +52,7 @@ int main(int argc, char** argv) try {
     std::printf("trial=%lld mean=%.17g std=%.17g value=%.17g\n", static_cast<long long>(t.number),
                 t.params.at("mean"), t.params.at("std"), t.value.value_or(std::nan("")));
   });
-  s.optimize(objective, args.int_flag("trials"), run);
+  s.optimize(objective, trials, run);
   const auto best = s.best_trial();
   std::printf("best trial=%lld value=%.17g\n", static_cast<long long>(best.number), *best.value);
   return 0;

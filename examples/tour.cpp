@@ -4,14 +4,13 @@
 // Normalize. Small subsets, one epoch: a few seconds on a CPU.
 // Prints each check; exits 1 when one fails.
 
+#include <CLI/CLI.hpp>
 #include <cmath>
 #include <cstdio>
 #include <iostream>
 #include <normlab/device/openmp.hpp>
 #include <normlab/normlab.hpp>
 #include <type_traits>
-
-#include "cli.hpp"
 
 using namespace normlab;
 
@@ -44,11 +43,17 @@ double max_abs_diff(const torch::Tensor& a, const torch::Tensor& b) {
 
 int main(int argc, char** argv) try {
   device::prefer_passive_openmp(argv);  // idle OpenMP threads sleep: fast on a busy machine
-  cli::Args args("tour", "Walks through normlab's concepts on a small MNIST subset.");
-  args.flag("data", "tests/data", "data root holding MNIST/raw (the committed fixture works)");
-  args.parse(argc, argv);
+  CLI::App app{"Walks through normlab's concepts on a small MNIST subset.", "tour"};
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);  // a repeated flag: the last wins
+  std::string data_root = "tests/data";
+  app.add_option("--data", data_root, "data root holding MNIST/raw (the committed fixture works)")->capture_default_str();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  }
   std::cout << "1. Pipeline slots resolved at compile time (static_asserts above)\n";
-  const auto data = data::Mnist::load(args.text("data"));
+  const auto data = data::Mnist::load(data_root);
   const torch::Device cpu(torch::kCPU);
   const auto v = Normalize<0.1307, 0.3081>::values();  // {0.1307}, {0.3081}
 

@@ -25,21 +25,23 @@ import sys
 # the folders are independent (no sideways include), except in the vocabulary layer, whose few headers
 # are one unit. A top-level header (include/normlab/x.hpp) is its own unit, named "x.hpp".
 LAYERS = [
-    ("vocabulary", ["policy.hpp", "interrupt.hpp", "detail"]),
+    ("vocabulary", ["policy.hpp", "interrupt.hpp", "choose.hpp", "detail"]),
     ("search, image", ["search", "image"]),
     ("study", ["study"]),
     ("the policies' own code", ["normalize", "optim", "schedule", "data", "device"]),
     ("models, compensation", ["models", "compensate"]),
     ("train", ["train"]),  # with the run vocabulary, train/run.hpp (RunOptions, RunResult, errors)
     ("pipeline", ["pipeline.hpp"]),
-    ("what researchers read", ["report", "plot", "normalization_study.hpp", "batched_study.hpp"]),
+    ("what researchers read", ["plot", "normalization_study.hpp", "batched_study.hpp"]),
+    ("report", ["report"]),  # a study's summaries and pictures, the ANOVA and the verdict: no LibTorch
+    ("the answer report", ["normalization_report.hpp"]),  # trains the report's design: pipeline + report
     ("umbrella", ["normlab.hpp"]),
 ]
 SIDEWAYS_OK = {"vocabulary"}
 
 # Units that build without LibTorch (their CMake targets, normlab::search / normlab::study /
 # normlab::plot, do not link it).
-NO_TORCH = {"policy.hpp", "interrupt.hpp", "detail", "search", "study", "plot"}
+NO_TORCH = {"policy.hpp", "interrupt.hpp", "choose.hpp", "detail", "search", "study", "plot", "report"}
 TORCH_INCLUDE = re.compile(r"^\s*#\s*include\s*<(torch|ATen|c10|caffe2)/")
 
 # Headers that are meant to be included in the middle of a file: they hold only #pragma lines that

@@ -13,8 +13,10 @@
 #include "normlab/device/cpu_kernels.hpp"
 #include "normlab/pipeline.hpp"
 #include "normlab/search/normalization_space.hpp"
+#include "normlab/search/samplers.hpp"
 #include "normlab/search/space.hpp"
 #include "normlab/study/study.hpp"
+#include "normlab/study/workers.hpp"
 
 namespace normlab {
 
@@ -84,6 +86,38 @@ inline bool record_kernels(study::Study& s, const device::CpuKernels& kernels, c
           << kernels.describe() << ": its new trials will not be bit-identical to the ones the recorded kernels "
           << "would give. To reproduce the study's runs, pin " << recorded.pinning() << " (docs/parity.md).\n";
   return false;
+}
+
+/// A process's place in a shared (mean, std) study (open_study_worker).
+struct StudyWorker {
+  std::unique_ptr<study::Study> study;
+  study::WorkerSlot worker;      ///< this process's worker number and sampler seed
+  std::size_t trials_before = 0;  ///< the study's trials when this process joined, before the enqueued ones
+};
+
+/**
+ * Opens (creates, or resumes) the study described by `options` as one of its workers, as every
+ * program over (mean, std) does: claims the next worker number (study::join_study), seeds the
+ * sampler called `sampler` (search::make_sampler) from `seed` and that number, so that parallel
+ * workers propose different points, records the kernels this process trains with on `device`
+ * (record_kernels), and, for a new study's first worker when `enqueue_notebook`, enqueues the
+ * notebook's (0.1307, 0.3081) and (0, 1) so that they are the first trials.
+ */
+inline StudyWorker open_study_worker(const study::StudyOptions& options, const std::string& sampler, uint64_t seed,
+                                     std::unique_ptr<study::Pruner> pruner, const std::string& device,
+                                     bool enqueue_notebook = true) {
+  StudyWorker out;
+  out.study = std::make_unique<study::Study>(options, search::make_sampler(sampler, seed), std::move(pruner));
+  auto& s = *out.study;
+  out.worker = study::join_study(s, seed);
+  s.set_sampler(search::make_sampler(sampler, out.worker.seed));
+  record_kernels(s, device::cpu_kernels(), device);
+  out.trials_before = s.trials().size();
+  if (enqueue_notebook && out.trials_before == 0 && out.worker.number == 0) {
+    s.enqueue(search::normalization_params(0.1307, 0.3081));
+    s.enqueue(search::normalization_params(0.0, 1.0));
+  }
+  return out;
 }
 
 /// The notebook's study in one call: creates (or resumes) the study described by `options`, with

@@ -20,6 +20,7 @@
 #include "normlab/optim/adadelta.hpp"
 #include "normlab/optim/policies.hpp"
 #include "normlab/pipeline.hpp"
+#include "normlab/choose.hpp"
 #include "normlab/policy.hpp"
 #include "normlab/schedule/policies.hpp"
 #include "normlab/schedule/reduce_on_plateau.hpp"

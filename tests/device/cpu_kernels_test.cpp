@@ -42,3 +42,15 @@ TEST_CASE("kernels compare, describe and pin themselves", "[device][kernels]") {
   CHECK(aten_capability_setting("AVX512") == "avx512");
   CHECK_FALSE(cpu_model().empty());
 }
+
+TEST_CASE("kernels_line names the kernels, the CPU and OpenMP's wait policy as programs print them", "[device][kernels]") {
+  set_threads(1);
+  const auto k = cpu_kernels();
+  const auto line = kernels_line();
+  CHECK(line.rfind("kernels: openblas_core=" + k.openblas_core + " aten_capability=" + k.aten_capability +
+                       " threads=1 libtorch=" + k.libtorch + " cpu=\"" + cpu_model() + "\" omp_wait_policy=",
+                   0) == 0);
+  const char* policy = std::getenv("OMP_WAIT_POLICY");
+  const std::string expected_policy = policy ? policy : "libgomp-default";
+  CHECK(line.substr(line.size() - expected_policy.size()) == expected_policy);
+}

@@ -17,3 +17,8 @@ step(${CMAKE_COMMAND} ${gen} -S ${CMAKE_CURRENT_LIST_DIR}/project -B ${WORK}/con
 step(${CMAKE_COMMAND} --build ${WORK}/consumer)
 step(${WORK}/consumer/consumer)
 step(${WORK}/consumer/study_only)
+# find_package(normlab COMPONENTS search study) on a machine without LibTorch (made unfindable here).
+step(${CMAKE_COMMAND} ${gen} -S ${CMAKE_CURRENT_LIST_DIR}/study_project -B ${WORK}/study_consumer
+     "-DCMAKE_PREFIX_PATH=${WORK}/prefix;${PREFIX_PATH}" -DCMAKE_BUILD_TYPE=Release -DCMAKE_DISABLE_FIND_PACKAGE_Torch=ON)
+step(${CMAKE_COMMAND} --build ${WORK}/study_consumer)
+step(${WORK}/study_consumer/study_only)

@@ -90,3 +90,11 @@ TEST_CASE("SuccessiveHalvingPruner promotes the top 1/reduction_factor of each r
   REQUIRE_THROWS_WITH(SuccessiveHalvingPruner(0), Catch::Contains("min_resource >= 1"));
   REQUIRE_THROWS_WITH(PercentilePruner(150), Catch::Contains("between 0 and 100"));
 }
+
+TEST_CASE("make_pruner by name: none, median and sha, and a sentence for others", "[study][pruner]") {
+  CHECK(make_pruner("none") == nullptr);
+  CHECK(dynamic_cast<RulePruner<MedianPruner>*>(make_pruner("median").get()) != nullptr);
+  CHECK(dynamic_cast<RulePruner<SuccessiveHalvingPruner>*>(make_pruner("sha").get()) != nullptr);
+  CHECK_THROWS_WITH(make_pruner("hyperband"),
+                    "normlab::make_pruner: unknown pruner \"hyperband\" (expected \"none\", \"median\" or \"sha\")");
+}

@@ -11,6 +11,7 @@
 #include <ATen/Parallel.h>
 #include <ATen/Version.h>
 #include <cctype>
+#include <cstdlib>
 #include <fstream>
 #include <regex>
 #include <string>
@@ -91,6 +92,17 @@ inline std::string cpu_model() {
     }
   }
   return "unknown";
+}
+
+/// What programs print before a run, so that a result can be reproduced: "kernels:
+/// openblas_core=Haswell aten_capability=AVX2 threads=2 libtorch=1.13.1 cpu="..." omp_wait_policy=PASSIVE"
+/// (libgomp-default where OMP_WAIT_POLICY is unset).
+inline std::string kernels_line() {
+  const auto k = cpu_kernels();
+  const char* wait_policy = std::getenv("OMP_WAIT_POLICY");
+  return "kernels: openblas_core=" + k.openblas_core + " aten_capability=" + k.aten_capability +
+         " threads=" + std::to_string(k.threads) + " libtorch=" + k.libtorch + " cpu=\"" + cpu_model() +
+         "\" omp_wait_policy=" + (wait_policy ? wait_policy : "libgomp-default");
 }
 
 }  // namespace normlab::device

@@ -57,6 +57,9 @@ struct ContourOptions {
   int height = 480;
   double dpi = 100;  ///< pixels per inch: text and lines are in points, dpi/72 pixels each
   int levels = 15;  ///< matplotlib's N: about this many bands, at nice values
+  /// The colour scale's range (widened to hold the data); unset: the data's own. Give several
+  /// pictures the same one to compare them side by side.
+  std::optional<std::pair<double, double>> value_range{};
   /// The study's direction: which trial is best, and which end of the colormap is dark (the best
   /// one, as in Optuna). Optuna's create_study default is minimize; the notebook maximizes
   /// accuracy.
@@ -461,12 +464,15 @@ NORMLAB_INLINE ContourFigure plot_contour(const std::vector<study::FrozenTrial>&
   fig.colormap = options.colormap;
   fig.reversed = options.direction == study::StudyDirection::Minimize;
   const auto [zmin_it, zmax_it] = std::minmax_element(g.z.begin(), g.z.end());
-  if (*zmax_it - *zmin_it <= 1e-12 * std::max(1.0, std::fabs(*zmax_it))) {
+  // The colour scale: the data's range, or the one asked for (pictures compared side by side).
+  const double zlo = options.value_range ? std::min(options.value_range->first, *zmin_it) : *zmin_it;
+  const double zhi = options.value_range ? std::max(options.value_range->second, *zmax_it) : *zmax_it;
+  if (zhi - zlo <= 1e-12 * std::max(1.0, std::fabs(zhi))) {
     // A flat objective: levels around it (not matplotlib's 1e-13-wide ones), one band holding it.
-    const double d = *zmax_it == 0 ? 0.05 : 0.05 * std::fabs(*zmax_it);
-    fig.levels = contour_levels(*zmin_it - d, *zmax_it + d, options.levels);
+    const double d = zhi == 0 ? 0.05 : 0.05 * std::fabs(zhi);
+    fig.levels = contour_levels(zlo - d, zhi + d, options.levels);
   } else {
-    fig.levels = contour_levels(*zmin_it, *zmax_it, options.levels);
+    fig.levels = contour_levels(zlo, zhi, options.levels);
   }
   const auto& lv = fig.levels;
   for (std::size_t k = 0; k + 1 < lv.size(); ++k) {

@@ -29,19 +29,26 @@ struct ReduceOnPlateau {
   static_assert(Eps >= 0, "normlab::ReduceOnPlateau requires Eps >= 0");
   using normlab_policy = policy::Scheduler;
   static constexpr const char* name = "reduce-on-plateau";
-  static schedule::ReduceLROnPlateau make(torch::optim::Optimizer& optimizer) {
-    return schedule::ReduceLROnPlateau(optimizer, schedule::ReduceLROnPlateauOptions()
-                                                      .mode(Mode)
-                                                      .factor(Factor)
-                                                      .patience(Patience)
-                                                      .threshold(Threshold)
-                                                      .threshold_mode(Threshold_mode)
-                                                      .cooldown(Cooldown)
-                                                      .min_lr(MinLr)
-                                                      .eps(Eps));
+  using options_type = schedule::ReduceLROnPlateauOptions;
+  /// The compile-time constants as options, to change at run time (Pipeline::scheduler_options).
+  static options_type options() {
+    return schedule::ReduceLROnPlateauOptions()
+        .mode(Mode)
+        .factor(Factor)
+        .patience(Patience)
+        .threshold(Threshold)
+        .threshold_mode(Threshold_mode)
+        .cooldown(Cooldown)
+        .min_lr(MinLr)
+        .eps(Eps);
   }
+  static schedule::ReduceLROnPlateau make(torch::optim::Optimizer& optimizer) { return make_with(optimizer, options()); }
+  static schedule::ReduceLROnPlateau make_with(torch::optim::Optimizer& optimizer, const options_type& o) {
+    return schedule::ReduceLROnPlateau(optimizer, o);
+  }
+  /// The metric the schedule's mode watches: test accuracy for max, test loss for min.
   static void step(schedule::ReduceLROnPlateau& s, double accuracy, double test_loss) {
-    s.step(Mode == schedule::PlateauMode::max ? accuracy : test_loss);
+    s.step(s.options().mode() == schedule::PlateauMode::max ? accuracy : test_loss);
   }
 };
 
@@ -53,8 +60,13 @@ struct StepLr {
   static_assert(Gamma > 0, "normlab::StepLr requires Gamma > 0");
   using normlab_policy = policy::Scheduler;
   static constexpr const char* name = "step-lr";
-  static schedule::StepLR make(torch::optim::Optimizer& optimizer) {
-    return schedule::StepLR(optimizer, StepSize, Gamma);
+  using options_type = schedule::StepLROptions;
+  static options_type options() { return schedule::StepLROptions(StepSize).gamma(Gamma); }
+  static schedule::StepLR make(torch::optim::Optimizer& optimizer) { return make_with(optimizer, options()); }
+  static schedule::StepLR make_with(torch::optim::Optimizer& optimizer, const options_type& o) {
+    if (!(o.gamma() > 0))
+      throw std::invalid_argument("normlab::StepLr: gamma must be > 0 (got " + std::to_string(o.gamma()) + ")");
+    return schedule::StepLR(optimizer, o);
   }
   static void step(schedule::StepLR& s, double, double) { s.step(); }
 };

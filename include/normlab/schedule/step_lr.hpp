@@ -12,6 +12,13 @@
 
 namespace normlab::schedule {
 
+/// StepLR's settings, LibTorch-style: `StepLROptions(30).gamma(0.5)`.
+struct StepLROptions {
+  /* implicit */ StepLROptions(int64_t step_size) : step_size_(step_size) {}
+  TORCH_ARG(int64_t, step_size);
+  TORCH_ARG(double, gamma) = 0.1;
+};
+
 /**
  * Multiplies every parameter group's learning rate by `gamma` every `step_size` epochs: with
  * lr 0.05, step_size 30 and gamma 0.1, epochs 0-29 use 0.05, epochs 30-59 use 0.005, and so on.
@@ -34,6 +41,8 @@ class StepLR {
     base_lrs_ = current_lrs();
     last_lr_ = base_lrs_;
   }
+  StepLR(torch::optim::Optimizer& optimizer, const StepLROptions& options)
+      : StepLR(optimizer, options.step_size(), options.gamma()) {}
 
   /// Ends one epoch: decays the learning rates when the new epoch is a multiple of step_size.
   void step() {

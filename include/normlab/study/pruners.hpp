@@ -12,6 +12,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "normlab/detail/format.hpp"
@@ -199,8 +200,18 @@ class RulePruner final : public Pruner {
 };
 
 template <class Rule>
+  requires(!std::is_convertible_v<Rule, std::string>)  // a name goes to make_pruner(name) below
 std::unique_ptr<Pruner> make_pruner(Rule rule) {
   return std::make_unique<RulePruner<Rule>>(std::move(rule));
+}
+
+/// The pruner a person names ("none": no pruning, nullptr; "median": MedianPruner(); "sha":
+/// SuccessiveHalvingPruner(), each with Optuna's defaults). @throws std::invalid_argument otherwise.
+inline std::unique_ptr<Pruner> make_pruner(const std::string& name) {
+  if (name == "none") return nullptr;
+  if (name == "median") return make_pruner(MedianPruner());
+  if (name == "sha") return make_pruner(SuccessiveHalvingPruner());
+  throw std::invalid_argument("normlab::make_pruner: unknown pruner \"" + name + "\" (expected \"none\", \"median\" or \"sha\")");
 }
 
 }  // namespace normlab::study

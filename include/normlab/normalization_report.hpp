@@ -1,0 +1,183 @@
+#pragma once
+// The answer to the notebook's question, as an experiment: does the (mean, std) of Normalize move
+// LeNet's accuracy by more than the seed noise does? run_normalization_report trains
+//   1. the noise floor: the notebook's point (0.1307, 0.3081) and (0, 1) with N seeds;
+//   2. a designed experiment: a G x G grid over the notebook's space with R seeds per cell, for each
+//      compensation asked for, the same seeds everywhere (report/grid_design.hpp);
+// then a two-way ANOVA per compensation (report/anova.hpp) and a verdict (report/verdict.hpp).
+// Every run is a trial of a study in `out/report.sqlite3` (params mean, std, seed), so a killed
+// report continues where it stopped and Optuna can read what it ran. Each run is the Pipeline that
+// seed_mnist runs, so any row can be reproduced with seed_mnist and the same flags.
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "normlab/choose.hpp"
+#include "normlab/compensate/compensate.hpp"
+#include "normlab/data/dataset.hpp"
+#include "normlab/interrupt.hpp"
+#include "normlab/pipeline.hpp"
+#include "normlab/report/grid_design.hpp"
+#include "normlab/report/verdict.hpp"
+#include "normlab/search/normalization_space.hpp"
+#include "normlab/search/random.hpp"
+#include "normlab/study/study.hpp"
+
+namespace normlab {
+
+/// How a report runs; its defaults are the `quick` profile's design.
+struct ReportOptions {
+  RunOptions base;              ///< data root, epochs, subsets, threads (its seed and normalization are the design's)
+  int grid = 5;                 ///< G: levels of mean and of std
+  int seeds = 3;                ///< R: seeds per grid cell
+  int noise_seeds = 10;         ///< N: seeds of each noise-floor point
+  uint64_t first_seed = 1;      ///< seeds are first_seed, first_seed + 1, ...
+  std::vector<std::string> compensations = {"notebook", "exact", "none"};
+  std::filesystem::path out;    ///< report.sqlite3 lives here (every finished run)
+  std::ostream* log = &std::cerr;  ///< one line per run; nullptr: silent
+};
+
+/// What a report found.
+struct ReportResult {
+  report::GridDesign design;
+  std::vector<report::GridRun> grid;   ///< compensation x mean x std x seed, in that order
+  std::vector<report::GridRun> noise;  ///< compensation x point x seed
+  std::vector<report::Finding> findings;
+  std::string verdict;                 ///< one sentence per compensation, joined by "; "
+};
+
+namespace detail {
+
+/// The finished runs of a report study, by (mean, std, seed).
+inline std::map<std::tuple<double, double, uint64_t>, report::GridRun> finished_runs(const study::Study& s,
+                                                                                    const std::string& compensation) {
+  std::map<std::tuple<double, double, uint64_t>, report::GridRun> out;
+  for (const auto& t : s.trials({study::TrialState::Complete})) {
+    if (!t.value || !t.params.count(search::kMeanParam) || !t.params.count("seed")) continue;
+    report::GridRun r;
+    r.compensation = compensation;
+    r.mean = t.params.at(search::kMeanParam);
+    r.std = t.params.at(search::kStdParam);
+    r.seed = static_cast<uint64_t>(t.params.at("seed"));
+    r.accuracy = *t.value;
+    if (auto it = t.user_attrs.find("correct"); it != t.user_attrs.end()) r.correct = std::stoll(it->second);
+    if (auto it = t.user_attrs.find("total"); it != t.user_attrs.end()) r.total = std::stoll(it->second);
+    if (auto it = t.user_attrs.find("diverged"); it != t.user_attrs.end()) r.diverged = it->second == "true";
+    out[{r.mean, r.std, r.seed}] = r;
+  }
+  return out;
+}
+
+/// One run of seed_mnist's protocol with compensation C, recorded as a trial of `s`.
+template <class C, class Device>
+report::GridRun report_run(study::Study& s, const RunOptions& base, const data::TrainTest& data,
+                           const std::string& compensation, double mean, double std, uint64_t seed) {
+  s.enqueue({{search::kMeanParam, mean}, {search::kStdParam, std}, {"seed", static_cast<double>(seed)}});
+  auto trial = s.ask();
+  search::NotebookSpace::suggest(trial);
+  trial.suggest_int("seed", 0, 1 << 30);
+  RunOptions o = base;
+  o.seed = seed;
+  o.normalization = NormalizationValues::uniform(mean, std);
+  o.log = nullptr;
+  report::GridRun r{compensation, seed, mean, std};
+  try {
+    const auto result = Pipeline<normalize::Runtime, LeNet, C, Device>{}.run(o, data);
+    r.accuracy = result.accuracy;
+    r.correct = result.correct;
+    r.total = result.total;
+  } catch (const TrainingDiverged&) {
+    // A NaN loss: the network predicts nothing; it scores chance, and the row says it diverged.
+    r.diverged = true;
+    r.total = data.test.first(base.test_limit).size();
+    r.accuracy = 1.0 / static_cast<double>(data.classes);
+  } catch (const Interrupted&) {
+    s.tell(trial, study::TrialState::Fail, "interrupted (Ctrl-C): run again to continue the report");
+    throw;
+  }
+  trial.set_user_attr("correct", r.correct);
+  trial.set_user_attr("total", r.total);
+  trial.set_user_attr("diverged", r.diverged);
+  s.tell(trial, r.accuracy);
+  return r;
+}
+
+}  // namespace detail
+
+/**
+ * Runs (or continues) the report's noise floor and grid for every compensation in `o` on `data`,
+ * and reads them: ANOVA and finding per compensation, and the verdict. Runs already in
+ * `o.out/report.sqlite3` are not trained again.
+ * @tparam Device where the runs train (device::Named: where device::Named::use() says)
+ */
+template <class Device = device::Auto>
+ReportResult run_normalization_report(const ReportOptions& o, const data::TrainTest& data) {
+  ReportResult result;
+  result.design = report::notebook_grid(o.grid, o.seeds, o.first_seed);
+  if (o.noise_seeds < 2) throw std::invalid_argument("the report's noise floor needs at least 2 seeds");
+  if (o.compensations.empty()) throw std::invalid_argument("the report needs at least one compensation");
+  for (const auto& c : o.compensations)  // every name checked before any run
+    choose<compensate::Notebook, compensate::Exact, compensate::None>(c, []<class C>(std::type_identity<C>) {},
+                                                                      "--compensations");
+  std::filesystem::create_directories(o.out);
+  const std::string url = "sqlite:///" + (o.out / "report.sqlite3").string();
+  const auto& d = result.design;
+  const std::size_t per_compensation = d.means.size() * d.stds.size() * d.seeds.size() + 2 * o.noise_seeds;
+  const std::size_t all = per_compensation * o.compensations.size();
+  std::size_t done = 0;
+  InterruptGuard ctrl_c;  // Ctrl-C stops between batches; the run in progress is recorded as FAIL
+
+  for (const auto& compensation : o.compensations) {
+    choose<compensate::Notebook, compensate::Exact, compensate::None>(compensation, [&]<class C>(std::type_identity<C>) {
+      auto open = [&](const std::string& kind) {
+        study::StudyOptions so;
+        so.name = "report-" + kind + "-" + compensation;
+        so.storage_url = url;
+        so.direction = study::StudyDirection::Maximize;
+        return std::make_unique<study::Study>(so, std::make_unique<search::RandomSampler>(o.first_seed));
+      };
+      auto run_all = [&](study::Study& s, const std::vector<std::pair<double, double>>& points,
+                         const std::vector<uint64_t>& seeds, std::vector<report::GridRun>& into) {
+        const auto finished = detail::finished_runs(s, compensation);
+        for (const auto& [mean, std] : points)
+          for (uint64_t seed : seeds) {
+            ++done;
+            if (auto it = finished.find({mean, std, seed}); it != finished.end()) {
+              into.push_back(it->second);
+              continue;
+            }
+            into.push_back(detail::report_run<C, Device>(s, o.base, data, compensation, mean, std, seed));
+            const auto& r = into.back();
+            if (o.log)
+              *o.log << "[" << done << "/" << all << "] " << compensation << " mean=" << r.mean << " std=" << r.std
+                     << " seed=" << r.seed << "  accuracy " << r.accuracy << (r.diverged ? " (diverged)" : "")
+                     << std::endl;
+          }
+      };
+      std::vector<uint64_t> noise_seeds;
+      for (int k = 0; k < o.noise_seeds; ++k) noise_seeds.push_back(o.first_seed + static_cast<uint64_t>(k));
+      auto noise = open("noise");
+      run_all(*noise, {{0.1307, 0.3081}, {0.0, 1.0}}, noise_seeds, result.noise);
+      std::vector<std::pair<double, double>> cells;
+      for (double m : d.means)
+        for (double s : d.stds) cells.emplace_back(m, s);
+      auto grid = open("grid");
+      run_all(*grid, cells, d.seeds, result.grid);
+    }, "--compensations");
+    result.findings.push_back(report::find(compensation, report::grid_cells(d, result.grid, compensation),
+                                           1.0 / static_cast<double>(data.classes)));
+    result.verdict += (result.verdict.empty() ? "" : "; ") + report::sentence(result.findings.back());
+  }
+  return result;
+}
+
+}  // namespace normlab
