@@ -8,6 +8,10 @@
 //     study.optimize(objective, n_trials=200)
 // is Study::create({"MNIST", StudyDirection::Maximize, "sqlite:///optuna-MNIST.sqlite3"}, sampler)
 // followed by study.optimize(objective, 200). No LibTorch. See docs/study.md.
+//
+// Its pieces, each in its own header: Optuna's Decimal arithmetic on step grids (decimal.hpp),
+// the CSV of trials_dataframe() (csv_export.hpp), a running trial's heartbeat thread
+// (heartbeat.hpp). Including study.hpp includes them.
 
 #include <unistd.h>
 
@@ -40,6 +44,9 @@
 #include "normlab/interrupt.hpp"
 #include "normlab/search/distribution.hpp"
 #include "normlab/search/sampler.hpp"
+#include "normlab/study/csv_export.hpp"
+#include "normlab/study/decimal.hpp"
+#include "normlab/study/heartbeat.hpp"
 #include "normlab/study/json.hpp"
 #include "normlab/study/open_storage.hpp"
 #include "normlab/study/pruner.hpp"
@@ -102,122 +109,6 @@ inline std::string uuid4() {
                 static_cast<unsigned>((hi >> 16) & 0xFFFF), static_cast<unsigned>(hi & 0xFFFF),
                 static_cast<unsigned>(lo >> 48), static_cast<unsigned long long>(lo & 0xFFFFFFFFFFFFULL));
   return buf;
-}
-
-__extension__ using int128 = __int128;  // GCC and Clang
-
-/// A double's shortest decimal text as an exact decimal m * 10^e (Python's Decimal(str(x))).
-struct ExactDecimal {
-  int128 mantissa = 0;
-  int exponent = 0;
-};
-inline std::optional<ExactDecimal> exact_decimal(double x) {
-  if (!std::isfinite(x)) return std::nullopt;
-  const std::string text = normlab::detail::shortest_double(x);
-  ExactDecimal d;
-  bool negative = false, dot = false;
-  int digits = 0;
-  size_t i = 0;
-  if (text[i] == '-') negative = true, ++i;
-  for (; i < text.size() && text[i] != 'e'; ++i) {
-    if (text[i] == '.') {
-      dot = true;
-      continue;
-    }
-    if (++digits > 30) return std::nullopt;
-    d.mantissa = d.mantissa * 10 + (text[i] - '0');
-    if (dot) --d.exponent;
-  }
-  if (i < text.size()) d.exponent += std::atoi(text.c_str() + i + 1);
-  if (negative) d.mantissa = -d.mantissa;
-  return d;
-}
-inline bool scale_to(ExactDecimal& d, int exponent) {
-  for (; d.exponent > exponent; --d.exponent) {
-    if (d.mantissa > (int128(1) << 120) / 10 || d.mantissa < -((int128(1) << 120) / 10)) return false;
-    d.mantissa *= 10;
-  }
-  return true;
-}
-
-/// Optuna's _adjust_discrete_uniform_high: with Decimal(str(.)) arithmetic, `high` becomes
-/// low + floor((high - low) / step) * step when the range is not a multiple of the step.
-inline double adjust_discrete_high(double low, double high, double step) {
-  auto l = exact_decimal(low), h = exact_decimal(high), s = exact_decimal(step);
-  if (!l || !h || !s) return high;
-  const int e = std::min({l->exponent, h->exponent, s->exponent});
-  if (!scale_to(*l, e) || !scale_to(*h, e) || !scale_to(*s, e) || s->mantissa <= 0) {
-    const double k = std::floor((high - low) / step);  // out of exact range: plain doubles
-    return std::fmod(high - low, step) == 0 ? high : k * step + low;
-  }
-  const int128 r = h->mantissa - l->mantissa;
-  if (r % s->mantissa == 0) return high;
-  const int128 adjusted = (r / s->mantissa) * s->mantissa + l->mantissa;
-  // float(Decimal): the correctly rounded double of adjusted * 10^e.
-  int128 a = adjusted < 0 ? -adjusted : adjusted;
-  std::string digits;
-  do {
-    digits.insert(digits.begin(), static_cast<char>('0' + static_cast<int>(a % 10)));
-    a /= 10;
-  } while (a > 0);
-  const std::string text = (adjusted < 0 ? "-" : "") + digits + "e" + std::to_string(e);
-  return std::strtod(text.c_str(), nullptr);
-}
-
-/// Optuna's distribution.single(): a range holding one value, returned without sampling.
-inline bool single_value(const search::Distribution& dist) {
-  if (const auto* f = std::get_if<search::FloatDistribution>(&dist)) {
-    if (f->low == f->high) return true;
-    if (!f->step) return false;
-    auto l = exact_decimal(f->low), h = exact_decimal(f->high), s = exact_decimal(*f->step);
-    if (!l || !h || !s) return f->high - f->low < *f->step;
-    const int e = std::min({l->exponent, h->exponent, s->exponent});
-    if (!scale_to(*l, e) || !scale_to(*h, e) || !scale_to(*s, e)) return f->high - f->low < *f->step;
-    return h->mantissa - l->mantissa < s->mantissa;
-  }
-  const auto& i = std::get<search::IntDistribution>(dist);
-  if (i.low == i.high) return true;
-  return !i.log && i.high - i.low < i.step;
-}
-
-/// Seconds between two "YYYY-MM-DD HH:MM:SS[.ffffff]" datetimes; nullopt when either is absent.
-inline std::optional<double> datetime_seconds(const std::string& text) {
-  int y, mo, d, h, mi;
-  double s;
-  if (std::sscanf(text.c_str(), "%d-%d-%d %d:%d:%lf", &y, &mo, &d, &h, &mi, &s) != 6) return std::nullopt;
-  // days_from_civil (Howard Hinnant): naive times, as pandas subtracts them.
-  y -= mo <= 2;
-  const int era = (y >= 0 ? y : y - 399) / 400;
-  const unsigned yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = static_cast<unsigned>((153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1);
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  const double days = era * 146097.0 + doe - 719468.0;
-  return days * 86400.0 + h * 3600.0 + mi * 60.0 + s;
-}
-
-/// A duration as pandas prints a Timedelta: "0 days 00:00:01.234567".
-inline std::string pandas_timedelta(double seconds) {
-  long long micros = std::llround(seconds * 1e6);
-  const bool negative = micros < 0;
-  if (negative) micros = -micros;
-  const long long days = micros / 86400000000LL;
-  micros %= 86400000000LL;
-  char buf[64];
-  const long long secs = micros / 1000000, frac = micros % 1000000;
-  if (frac)
-    std::snprintf(buf, sizeof buf, "%s%lld days %02lld:%02lld:%02lld.%06lld", negative ? "-" : "", days, secs / 3600,
-                  secs / 60 % 60, secs % 60, frac);
-  else
-    std::snprintf(buf, sizeof buf, "%s%lld days %02lld:%02lld:%02lld", negative ? "-" : "", days, secs / 3600,
-                  secs / 60 % 60, secs % 60);
-  return buf;
-}
-
-inline std::string csv_field(const std::string& s) {
-  if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
-  std::string out = "\"";
-  for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return out + "\"";
 }
 
 }  // namespace detail
@@ -598,41 +489,6 @@ class Study {
                                   normlab::detail::shortest_double(seconds) + ")");
   }
 
-  /// Records heartbeats for one trial on a thread of its own until destroyed.
-  class Heartbeat {
-   public:
-    Heartbeat(Storage& storage, int64_t trial_id, std::optional<double> interval) {
-      if (!interval) return;
-      storage.record_heartbeat(trial_id);
-      thread_ = std::thread([this, &storage, trial_id, period = *interval] {
-        std::unique_lock lock(mutex_);
-        while (!cv_.wait_for(lock, std::chrono::duration<double>(period), [this] { return done_; })) {
-          lock.unlock();
-          try {
-            storage.record_heartbeat(trial_id);
-          } catch (...) {  // a missed heartbeat only risks the trial being failed as stale
-          }
-          lock.lock();
-        }
-      });
-    }
-    ~Heartbeat() {
-      if (!thread_.joinable()) return;
-      {
-        std::lock_guard lock(mutex_);
-        done_ = true;
-      }
-      cv_.notify_all();
-      thread_.join();
-    }
-
-   private:
-    std::mutex mutex_;
-    std::condition_variable cv_;
-    bool done_ = false;
-    std::thread thread_;
-  };
-
   /// One trial of optimize(): ask, run the objective, tell. Returns the finished trial; sets
   /// `objective_error` when the objective threw (other than TrialPruned), and `interrupted` when
   /// it stopped for SIGINT/SIGTERM: that trial is FAILed and queued again (enqueue_retry).
@@ -643,7 +499,7 @@ class Study {
     std::optional<TrialState> state;
     std::string reason;
     {
-      std::optional<Heartbeat> heartbeat;
+      std::optional<detail::Heartbeat> heartbeat;
       try {
         heartbeat.emplace(*storage_, trial.id(), heartbeat_interval);
       } catch (const std::exception& e) {  // e.g. a full disk: the trial must not stay RUNNING
@@ -929,30 +785,7 @@ NORMLAB_INLINE void Study::optimize(const std::function<double(Trial&)>& objecti
 #endif
 
 #if NORMLAB_DEFINE_HERE
-NORMLAB_INLINE void Study::write_csv(std::ostream& out) const {
-  const std::vector<FrozenTrial> all = trials();
-  std::map<std::string, bool> param_is_int;
-  for (const FrozenTrial& t : all)
-    for (const auto& [name, d] : t.distributions) param_is_int[name] = std::holds_alternative<search::IntDistribution>(d);
-  out << "number,value,datetime_start,datetime_complete,duration";
-  for (const auto& [name, is_int] : param_is_int) out << ',' << detail::csv_field("params_" + name);
-  out << ",state\n";
-  for (const FrozenTrial& t : all) {
-    out << t.number << ',';
-    if (t.value) out << normlab::detail::python_float_repr(*t.value);
-    out << ',' << t.datetime_start << ',' << t.datetime_complete << ',';
-    const auto a = detail::datetime_seconds(t.datetime_start), b = detail::datetime_seconds(t.datetime_complete);
-    if (a && b) out << detail::pandas_timedelta(*b - *a);
-    for (const auto& [name, is_int] : param_is_int) {
-      out << ',';
-      auto it = t.params.find(name);
-      if (it == t.params.end()) continue;
-      if (is_int) out << static_cast<long long>(std::llround(it->second));
-      else out << normlab::detail::python_float_repr(it->second);
-    }
-    out << ',' << to_string(t.state) << '\n';
-  }
-}
+NORMLAB_INLINE void Study::write_csv(std::ostream& out) const { detail::write_trials_csv(out, trials()); }
 #endif
 
 }  // namespace normlab::study
