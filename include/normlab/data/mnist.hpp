@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <string>
+#include <torch/torch.h>
 #include <vector>
 
 #include "normlab/detail/compiled.hpp"
