@@ -39,7 +39,9 @@
 #include "normlab/optim/policies.hpp"
 #include "normlab/schedule/policies.hpp"
 #include "normlab/search/samplers.hpp"
+#include "normlab/train/epoch_loop.hpp"
 #include "normlab/train/loops.hpp"
+#include "normlab/train/net_stepper.hpp"
 #include "normlab/train/policy_checks.hpp"
 #include "normlab/train/progress.hpp"
 #include "normlab/train/run.hpp"
@@ -177,53 +179,37 @@ class Pipeline {
     const auto test = data.test.first(options.test_limit).to(dev);
     if (train.size() == 0 || test.size() == 0)
       throw std::invalid_argument("normlab::Pipeline: empty training or test set");
-    Progress progress(options.log, options.progress_bar);
 
-    for (int epoch = 1; epoch <= options.epochs; ++epoch) {
-      const auto epoch_start = std::chrono::steady_clock::now();
-      EpochRecord record;
-      record.epoch = epoch;
-      record.lr = opt->param_groups().front().options().get_lr();
-      auto trained = train_epoch<model_t>(net, *opt, train, input, options.train_batch, shuffle,
-                                        epoch == 1 ? options.record_losses : 0, progress, epoch,
-                                        options.epochs);
-      if (epoch == 1) result.first_losses = std::move(trained.losses);
-      record.train_loss = trained.mean_loss;
-      if (!std::isfinite(record.train_loss)) {
-        result.seconds = seconds_since(start);
-        const auto message = detail::diverged_message(epoch, record.train_loss, result.normalization, record.lr,
-                                                      result.history.size());
-        throw TrainingDiverged(message, std::move(result));
-      }
-      auto tested = test_epoch<model_t>(net, test, input, options.test_batch, shuffle);
-      record.test_loss = tested.loss;
-      record.correct = tested.correct;
-      record.total = tested.total;
-      record.accuracy = tested.accuracy();
-      scheduler_t::step(sched, record.accuracy, record.test_loss);
-      record.seconds = seconds_since(epoch_start);
-      progress.epoch_done(record, options.epochs);
-      result.history.push_back(record);
-      result.accuracy = record.accuracy;
-      result.correct = record.correct;
-      result.total = record.total;
-      if (options.on_epoch && !options.on_epoch(record)) break;
-    }
-    result.seconds = seconds_since(start);
-    return result;
+    // The epochs: the one epoch loop (train/epoch_loop.hpp) with this net as its one lane.
+    using scheduler_state = decltype(sched);
+    using module_t = decltype(net);
+    NetStepper<model_t, scheduler_t, module_t, normalizer_t, scheduler_state> stepper{
+        net, *opt, sched, input, train, test, options.train_batch, options.test_batch, shuffle};
+    std::vector<VariantRun> runs(1);
+    runs.front().result = std::move(result);
+    return std::move(run_epochs(stepper, std::move(runs), loop_options(options), start).front().result);
   }
 
  private:
+  /// The epoch loop's settings of a run (one lane: TrainingDiverged on a NaN loss, Progress's lines).
+  static EpochLoopOptions loop_options(const RunOptions& options) {
+    EpochLoopOptions loop;
+    loop.epochs = options.epochs;
+    loop.record_losses = options.record_losses;
+    loop.log = options.log;
+    loop.progress_bar = options.progress_bar;
+    loop.on_divergence = OnDivergence::Throw;
+    if (options.on_epoch)
+      loop.on_epoch = [&on_epoch = options.on_epoch](std::size_t, const EpochRecord& r) { return on_epoch(r); };
+    return loop;
+  }
+
   // The Normalization's normalizer; where none is named, ToTensor alone until values are given.
   static normalizer_t make_input(const NormalizationValues& values, torch::Device dev, bool identity) {
     if constexpr (names_normalization)
       return make_normalizer<normalization_t>(values, dev);
     else
       return BatchNormalizer(values, dev, identity);
-  }
-
-  static double seconds_since(std::chrono::steady_clock::time_point t) {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
   }
 
   static void check(const RunOptions& o) {

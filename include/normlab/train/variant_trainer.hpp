@@ -40,16 +40,6 @@ namespace normlab {
 enum class VariantKernels { PerVariant, Grouped };
 
 
-/// What one variant of run_variants produced: its RunResult (as Pipeline::run returns it), and
-/// why it ended early, if it did.
-struct VariantRun {
-  RunResult result;
-  /// Non-empty when the variant's training loss became NaN or infinite: TrainingDiverged's
-  /// message (Pipeline::run would have thrown it; `result` holds the epochs finished before).
-  std::string diverged;
-  bool stopped_early = false;  ///< on_epoch returned false
-};
-
 /// Settings of run_variants beyond RunOptions (whose `normalization` and `on_epoch` are not used).
 struct VariantOptions {
   /// Called after each epoch of each variant; returning false stops that variant (pruning).
