@@ -187,23 +187,10 @@ class Pipeline {
         net, *opt, sched, input, train, test, options.train_batch, options.test_batch, shuffle};
     std::vector<VariantRun> runs(1);
     runs.front().result = std::move(result);
-    return std::move(run_epochs(stepper, std::move(runs), loop_options(options), start).front().result);
+    return std::move(run_epochs(stepper, std::move(runs), run_loop_options(options), start).front().result);
   }
 
  private:
-  /// The epoch loop's settings of a run (one lane: TrainingDiverged on a NaN loss, Progress's lines).
-  static EpochLoopOptions loop_options(const RunOptions& options) {
-    EpochLoopOptions loop;
-    loop.epochs = options.epochs;
-    loop.record_losses = options.record_losses;
-    loop.log = options.log;
-    loop.progress_bar = options.progress_bar;
-    loop.on_divergence = OnDivergence::Throw;
-    if (options.on_epoch)
-      loop.on_epoch = [&on_epoch = options.on_epoch](std::size_t, const EpochRecord& r) { return on_epoch(r); };
-    return loop;
-  }
-
   // The Normalization's normalizer; where none is named, ToTensor alone until values are given.
   static normalizer_t make_input(const NormalizationValues& values, torch::Device dev, bool identity) {
     if constexpr (names_normalization)

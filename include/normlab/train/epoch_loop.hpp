@@ -103,6 +103,20 @@ struct EpochLoopOptions {
   std::function<bool(std::size_t lane, const EpochRecord&)> on_epoch;
 };
 
+/// The loop's settings of one run of RunOptions (Pipeline::run, RunOptions::fast): one lane,
+/// TrainingDiverged on a NaN loss, Progress's lines and bar, on_epoch without the lane.
+inline EpochLoopOptions run_loop_options(const RunOptions& options) {
+  EpochLoopOptions loop;
+  loop.epochs = options.epochs;
+  loop.record_losses = options.record_losses;
+  loop.log = options.log;
+  loop.progress_bar = options.progress_bar;
+  loop.on_divergence = OnDivergence::Throw;
+  if (options.on_epoch)
+    loop.on_epoch = [on_epoch = options.on_epoch](std::size_t, const EpochRecord& r) { return on_epoch(r); };
+  return loop;
+}
+
 namespace detail {
 inline double seconds_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
