@@ -10,6 +10,8 @@
 // compensate::Notebook, Optimizer = Adadelta<>, Scheduler = ReduceOnPlateau<> (mode max on test
 // accuracy, as the notebook), Device = device::Auto, Dataset = data::Mnist, Search = search::Tpe<>
 // (Optuna 3.1's TPESampler, used by run_study in normalization_study.hpp).
+// run() trains on a Dataset held in memory; run_images() is the ImageNet protocol on an image
+// folder (data::ImageFolderData), and ImageProtocol<Model, ...> names the notebook's slots for it.
 // RunOptions::normalization gives the (mean, std) at run time, for searches: to a Pipeline whose
 // Normalization is normalize::Runtime (or that names none). A compile-time Normalize<m, s>,
 // NormalizePerChannel<...> or normalize::Identity is never overridden: run-time values that differ
@@ -28,6 +30,7 @@
 #include <vector>
 
 #include "normlab/compensate/compensate.hpp"
+#include "normlab/data/image_folder_data.hpp"
 #include "normlab/data/mnist.hpp"
 #include "normlab/detail/compiled.hpp"
 #include "normlab/detail/slots.hpp"
@@ -40,6 +43,7 @@
 #include "normlab/schedule/policies.hpp"
 #include "normlab/search/samplers.hpp"
 #include "normlab/train/epoch_loop.hpp"
+#include "normlab/train/image_protocol.hpp"
 #include "normlab/train/loops.hpp"
 #include "normlab/train/net_stepper.hpp"
 #include "normlab/train/policy_checks.hpp"
@@ -190,6 +194,21 @@ class Pipeline {
     return std::move(run_epochs(stepper, std::move(runs), run_loop_options(options), start).front().result);
   }
 
+  /**
+   * The notebook's ImageNet protocol (train/image_protocol.hpp) with this Pipeline's slots: its
+   * Model (ResNet18/34/50) with ImageRunOptions::weights, its Compensation, its Normalization with
+   * `values`, `o.epochs` fine-tuning epochs through the epoch loop with its Optimizer and Scheduler
+   * (ImageProtocol's: Sgd<>, ReduceOnTrainLoss<>), on its Device, then the test accuracy on the
+   * folder's images. The Dataset must be data::ImageFolderData<Transform>.
+   *
+   * @param test the test images already decoded (prepare_images), e.g. once for all the trials
+   *        of a study; nullptr: decoded here.
+   */
+  ImageRunResult run_images(const ImageRunOptions& o, const NormalizationValues& values,
+                            const PreparedImages* test = nullptr) const {
+    return run_image_pipeline<Pipeline>(o, resolve_normalization(values, "run_images' (mean, std)"), test);
+  }
+
  private:
   // The Normalization's normalizer; where none is named, ToTensor alone until values are given.
   static normalizer_t make_input(const NormalizationValues& values, torch::Device dev, bool identity) {
@@ -213,6 +232,19 @@ class Pipeline {
       throw std::invalid_argument("normlab::RunOptions: train_limit and test_limit must be >= 0");
   }
 };
+
+/**
+ * The notebook's ResNet protocol as a Pipeline: Model (ResNet18, ResNet34, ResNet50), conv1
+ * Compensation, Device and Normalization (default normalize::Runtime: the (mean, std) given to
+ * run_images), with the notebook's SGD(lr 0.01, momentum 0.9), ReduceLROnPlateau('min') on the
+ * epoch's training loss and an image folder (docs/imagenet.md). `ImageProtocol<ResNet18,
+ * compensate::Notebook, device::Named>{}.run_images(options, values)`; run_image_protocol is the
+ * same call.
+ */
+template <class Model, class Compensation = compensate::Notebook, class Device = device::Auto,
+          class Normalization = normalize::Runtime>
+using ImageProtocol = Pipeline<Model, Compensation, Device, Normalization, Sgd<>, ReduceOnTrainLoss<>,
+                               data::ImageFolderData<>>;
 
 namespace detail {
 /// The check of every study over (mean, std) of a Pipeline (normalization_objective, run_study,
