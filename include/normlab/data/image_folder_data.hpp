@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <string>
 #include <torch/torch.h>
+#include <utility>
 #include <vector>
 
 #include "normlab/data/dataset.hpp"

@@ -18,6 +18,7 @@
 // Images are decoded and transformed once per pass by a multi-threaded loader as uint8; the /255
 // and Normalize run batched on the device (BatchNormalizer), bit-identical to torchvision's.
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -27,6 +28,7 @@
 #include <optional>
 #include <ostream>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <torch/torch.h>
 #include <vector>
