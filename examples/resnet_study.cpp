@@ -1,7 +1,8 @@
 // The notebook's ResNet study: a TPE search over (mean, std) — std log-uniform in [0.1, 10] as in
 // the notebook — of the ImageNet protocol (pretrained ResNet, its conv1 compensation, test
-// accuracy), stored in SQLite in Optuna's format and drawn as a contour plot. The test images are
-// decoded and transformed once; each evaluation-only trial costs only the network's forward passes.
+// accuracy), stored in SQLite in Optuna's format and drawn as a contour plot. Each trial is the
+// library's ImageProtocol Pipeline (run_images); the test images are decoded and transformed once,
+// so an evaluation-only trial costs only the network's forward passes.
 // `--profile notebook`: 100 trials on the whole folder.
 
 #include <cstdio>
@@ -21,32 +22,20 @@ using ResNetSpace = search::Space<search::Uniform<"mean", -3.0, 3.0>, search::Lo
 
 namespace {
 
-/// One trial: the model with its weights, the trial's compensation, and the test accuracy. With
-/// fine-tuning epochs the whole protocol runs (images decoded per epoch).
+/// One trial: the notebook's protocol as a Pipeline (ImageProtocol: the model with its weights, the
+/// trial's compensation, fine-tuning epochs if any, the test accuracy) on the test images decoded
+/// once for every trial; an evaluation-only trial costs only the network's forward passes.
 template <class Model, class Compensation>
-std::function<double(study::Trial&)> objective(const ImageRunOptions& o, std::shared_ptr<const PreparedImages> test,
-                                               int64_t classes) {
-  return [o, test, classes](study::Trial& trial) {
+std::function<double(study::Trial&)> objective(const ImageRunOptions& o, std::shared_ptr<const PreparedImages> test) {
+  return [o, test](study::Trial& trial) {
     const auto p = ResNetSpace::suggest(trial);
     const NormalizationValues v{{p.at("mean"), p.at("mean"), p.at("mean")}, {p.at("std"), p.at("std"), p.at("std")}};
-    if (o.epochs > 0) {
-      auto run = o;
-      run.log = nullptr;
-      const auto r = run_image_protocol<Model, Compensation>(run, v);
-      trial.set_user_attr("correct", r.correct);
-      return r.accuracy;
-    }
-    torch::manual_seed(o.seed);
-    auto net = Model::make(classes);
-    if (!o.weights.empty()) load_state_dict(net, o.weights.string());
-    const auto dev = device::Named::select();
-    net->to(dev);
-    compensate_model<Compensation, Model>(net, v);
-    BatchNormalizer normalize(v, dev);
-    const auto [correct, total] = evaluate_images(net, *test, normalize, dev, o.test_batch, nullptr);
-    trial.set_user_attr("correct", correct);
-    trial.set_user_attr("total", total);
-    return static_cast<double>(correct) / static_cast<double>(total);
+    auto run = o;
+    run.log = nullptr;
+    const auto r = ImageProtocol<Model, Compensation, device::Named>{}.run_images(run, v, test.get());
+    trial.set_user_attr("correct", r.correct);
+    if (o.epochs == 0) trial.set_user_attr("total", r.total);
+    return r.accuracy;
   };
 }
 
@@ -67,7 +56,7 @@ std::function<double(study::Trial&)> objective_for(const std::string& compensati
                                                    const std::filesystem::path& folder) {
   auto with = [&]<class Compensation>() {
     print_summary<Model, Compensation>(o, *test, classes, folder);
-    return objective<Model, Compensation>(o, test, classes);
+    return objective<Model, Compensation>(o, test);
   };
   if (compensation == "notebook") return with.template operator()<compensate::Notebook>();
   if (compensation == "exact") return with.template operator()<compensate::Exact>();

@@ -10,6 +10,8 @@
 // compensate::Notebook, Optimizer = Adadelta<>, Scheduler = ReduceOnPlateau<> (mode max on test
 // accuracy, as the notebook), Device = device::Auto, Dataset = data::Mnist, Search = search::Tpe<>
 // (Optuna 3.1's TPESampler, used by run_study in normalization_study.hpp).
+// run() trains on a Dataset held in memory; run_images() is the ImageNet protocol on an image
+// folder (data::ImageFolderData), and ImageProtocol<Model, ...> names the notebook's slots for it.
 // RunOptions::normalization gives the (mean, std) at run time, for searches: to a Pipeline whose
 // Normalization is normalize::Runtime (or that names none). A compile-time Normalize<m, s>,
 // NormalizePerChannel<...> or normalize::Identity is never overridden: run-time values that differ
@@ -28,6 +30,7 @@
 #include <vector>
 
 #include "normlab/compensate/compensate.hpp"
+#include "normlab/data/image_folder_data.hpp"
 #include "normlab/data/mnist.hpp"
 #include "normlab/detail/compiled.hpp"
 #include "normlab/detail/slots.hpp"
@@ -39,7 +42,10 @@
 #include "normlab/optim/policies.hpp"
 #include "normlab/schedule/policies.hpp"
 #include "normlab/search/samplers.hpp"
+#include "normlab/train/epoch_loop.hpp"
+#include "normlab/train/image_protocol.hpp"
 #include "normlab/train/loops.hpp"
+#include "normlab/train/net_stepper.hpp"
 #include "normlab/train/policy_checks.hpp"
 #include "normlab/train/progress.hpp"
 #include "normlab/train/run.hpp"
@@ -177,40 +183,30 @@ class Pipeline {
     const auto test = data.test.first(options.test_limit).to(dev);
     if (train.size() == 0 || test.size() == 0)
       throw std::invalid_argument("normlab::Pipeline: empty training or test set");
-    Progress progress(options.log, options.progress_bar);
 
-    for (int epoch = 1; epoch <= options.epochs; ++epoch) {
-      const auto epoch_start = std::chrono::steady_clock::now();
-      EpochRecord record;
-      record.epoch = epoch;
-      record.lr = opt->param_groups().front().options().get_lr();
-      auto trained = train_epoch<model_t>(net, *opt, train, input, options.train_batch, shuffle,
-                                        epoch == 1 ? options.record_losses : 0, progress, epoch,
-                                        options.epochs);
-      if (epoch == 1) result.first_losses = std::move(trained.losses);
-      record.train_loss = trained.mean_loss;
-      if (!std::isfinite(record.train_loss)) {
-        result.seconds = seconds_since(start);
-        const auto message = detail::diverged_message(epoch, record.train_loss, result.normalization, record.lr,
-                                                      result.history.size());
-        throw TrainingDiverged(message, std::move(result));
-      }
-      auto tested = test_epoch<model_t>(net, test, input, options.test_batch, shuffle);
-      record.test_loss = tested.loss;
-      record.correct = tested.correct;
-      record.total = tested.total;
-      record.accuracy = tested.accuracy();
-      scheduler_t::step(sched, record.accuracy, record.test_loss);
-      record.seconds = seconds_since(epoch_start);
-      progress.epoch_done(record, options.epochs);
-      result.history.push_back(record);
-      result.accuracy = record.accuracy;
-      result.correct = record.correct;
-      result.total = record.total;
-      if (options.on_epoch && !options.on_epoch(record)) break;
-    }
-    result.seconds = seconds_since(start);
-    return result;
+    // The epochs: the one epoch loop (train/epoch_loop.hpp) with this net as its one lane.
+    using scheduler_state = decltype(sched);
+    using module_t = decltype(net);
+    NetStepper<model_t, scheduler_t, module_t, normalizer_t, scheduler_state> stepper{
+        net, *opt, sched, input, train, test, options.train_batch, options.test_batch, shuffle};
+    std::vector<VariantRun> runs(1);
+    runs.front().result = std::move(result);
+    return std::move(run_epochs(stepper, std::move(runs), run_loop_options(options), start).front().result);
+  }
+
+  /**
+   * The notebook's ImageNet protocol (train/image_protocol.hpp) with this Pipeline's slots: its
+   * Model (ResNet18/34/50) with ImageRunOptions::weights, its Compensation, its Normalization with
+   * `values`, `o.epochs` fine-tuning epochs through the epoch loop with its Optimizer and Scheduler
+   * (ImageProtocol's: Sgd<>, ReduceOnTrainLoss<>), on its Device, then the test accuracy on the
+   * folder's images. The Dataset must be data::ImageFolderData<Transform>.
+   *
+   * @param test the test images already decoded (prepare_images), e.g. once for all the trials
+   *        of a study; nullptr: decoded here.
+   */
+  ImageRunResult run_images(const ImageRunOptions& o, const NormalizationValues& values,
+                            const PreparedImages* test = nullptr) const {
+    return run_image_pipeline<Pipeline>(o, resolve_normalization(values, "run_images' (mean, std)"), test);
   }
 
  private:
@@ -220,10 +216,6 @@ class Pipeline {
       return make_normalizer<normalization_t>(values, dev);
     else
       return BatchNormalizer(values, dev, identity);
-  }
-
-  static double seconds_since(std::chrono::steady_clock::time_point t) {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
   }
 
   static void check(const RunOptions& o) {
@@ -240,6 +232,19 @@ class Pipeline {
       throw std::invalid_argument("normlab::RunOptions: train_limit and test_limit must be >= 0");
   }
 };
+
+/**
+ * The notebook's ResNet protocol as a Pipeline: Model (ResNet18, ResNet34, ResNet50), conv1
+ * Compensation, Device and Normalization (default normalize::Runtime: the (mean, std) given to
+ * run_images), with the notebook's SGD(lr 0.01, momentum 0.9), ReduceLROnPlateau('min') on the
+ * epoch's training loss and an image folder (docs/imagenet.md). `ImageProtocol<ResNet18,
+ * compensate::Notebook, device::Named>{}.run_images(options, values)`; run_image_protocol is the
+ * same call.
+ */
+template <class Model, class Compensation = compensate::Notebook, class Device = device::Auto,
+          class Normalization = normalize::Runtime>
+using ImageProtocol = Pipeline<Model, Compensation, Device, Normalization, Sgd<>, ReduceOnTrainLoss<>,
+                               data::ImageFolderData<>>;
 
 namespace detail {
 /// The check of every study over (mean, std) of a Pipeline (normalization_objective, run_study,

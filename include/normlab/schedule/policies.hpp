@@ -1,6 +1,7 @@
 #pragma once
 // Scheduler policies for the Pipeline: make(optimizer) builds the schedule, step(schedule,
-// accuracy, test_loss) advances it once per epoch with the metric it watches.
+// accuracy, test_loss) advances it once per epoch with the metric it watches (or step(schedule,
+// accuracy, test_loss, train_loss), for a policy that watches the training loss).
 
 #include <torch/torch.h>
 
@@ -50,6 +51,22 @@ struct ReduceOnPlateau {
   static void step(schedule::ReduceLROnPlateau& s, double accuracy, double test_loss) {
     s.step(s.options().mode() == schedule::PlateauMode::max ? accuracy : test_loss);
   }
+};
+
+/// ReduceLROnPlateau('min') stepped with the epoch's mean *training* loss: the notebook's ResNet
+/// protocol (`ReduceLROnPlateau(optimizer, 'min')`, stepped with train()'s loss). The constants are
+/// ReduceOnPlateau's (PyTorch's defaults). Its step takes the training loss, which the epoch loop
+/// gives a Scheduler policy whose step has four arguments (train/epoch_loop.hpp, step_scheduler).
+template <double Factor = 0.1, int Patience = 10, double Threshold = 1e-4,
+          schedule::ThresholdMode Threshold_mode = schedule::ThresholdMode::rel, int Cooldown = 0,
+          double MinLr = 0.0, double Eps = 1e-8>
+struct ReduceOnTrainLoss {
+  using plateau = ReduceOnPlateau<schedule::PlateauMode::min, Factor, Patience, Threshold, Threshold_mode, Cooldown,
+                                  MinLr, Eps>;
+  using normlab_policy = policy::Scheduler;
+  static constexpr const char* name = "reduce-on-train-loss";
+  static schedule::ReduceLROnPlateau make(torch::optim::Optimizer& optimizer) { return plateau::make(optimizer); }
+  static void step(schedule::ReduceLROnPlateau& s, double, double, double train_loss) { s.step(train_loss); }
 };
 
 /// StepLR(step_size, gamma), stepped once per epoch (the notebook's commented-out alternative,

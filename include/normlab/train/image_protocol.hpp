@@ -5,12 +5,20 @@
 // of fine-tuning (SGD lr 0.01, momentum 0.9, CrossEntropy, ReduceLROnPlateau('min') on the epoch's
 // training loss), then test accuracy.
 //
+// The protocol is a Pipeline's (pipeline.hpp): run_image_pipeline<PipelineType> takes the model,
+// compensation, normalization, optimizer, scheduler, device and data (data::ImageFolderData) from
+// its slots, and its fine-tuning epochs are the one epoch loop's (train/epoch_loop.hpp) with an
+// ImageStepper. Pipeline::run_images calls it; ImageProtocol<Model, Compensation, Device> names the
+// notebook's slots (Sgd<>, ReduceOnTrainLoss<>); run_image_protocol<Model, Compensation, Device,
+// Normalization> is that Pipeline's run_images, for the callers that name no Pipeline.
+//
 // The notebook's own loop is `for epoch in range(1, epochs)` with epochs = 1: it trains zero epochs,
 // so its study is evaluation-only. Here `epochs` counts training epochs: 0 is the notebook.
 //
 // Images are decoded and transformed once per pass by a multi-threaded loader as uint8; the /255
 // and Normalize run batched on the device (BatchNormalizer), bit-identical to torchvision's.
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -20,6 +28,7 @@
 #include <optional>
 #include <ostream>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <torch/torch.h>
 #include <vector>
@@ -28,13 +37,17 @@
 #include "normlab/data/batches.hpp"
 #include "normlab/data/dataset.hpp"
 #include "normlab/data/image_folder.hpp"
+#include "normlab/data/image_folder_data.hpp"
 #include "normlab/device/device.hpp"
 #include "normlab/image/transforms.hpp"
 #include "normlab/models/state_dict.hpp"
 #include "normlab/normalize/batch_normalizer.hpp"
 #include "normlab/normalize/normalizer.hpp"
-#include "normlab/schedule/reduce_on_plateau.hpp"
+#include "normlab/optim/policies.hpp"
+#include "normlab/schedule/policies.hpp"
+#include "normlab/train/epoch_loop.hpp"
 #include "normlab/train/progress.hpp"
+#include "normlab/train/run.hpp"
 
 namespace normlab {
 
@@ -65,8 +78,10 @@ struct ImageRunOptions {
   bool skip_corrupt = false;            ///< skip unreadable images (counted) instead of failing
   int threads = 0;                      ///< intra-op threads (0: leave as is)
   uint64_t seed = 1998;
-  double lr = 0.01;
-  double momentum = 0.9;
+  /// Overrides of the Optimizer policy's learning rate and (SGD's) momentum; unset: the policy's
+  /// own (ImageProtocol's Sgd<>: 0.01 and 0.9, the notebook's).
+  std::optional<double> lr;
+  std::optional<double> momentum;
   std::filesystem::path predictions;    ///< CSV: path, true class, predicted class, logits
   /// Progress lines, and before the run one line of what was loaded (ImageRunSummary) and, where
   /// the model's classes differ from the folder's, a warning; nullptr for silence.
@@ -142,32 +157,14 @@ struct ImageRunResult {
 };
 
 /// A test set decoded and transformed once (uint8 [N, 3, 224, 224]) for many evaluations, e.g.
-/// the trials of a study: each trial then costs only the network's forward passes.
-struct PreparedImages {
-  data::LabelledImages set;
-  std::vector<std::string> paths;
-  std::vector<std::string> classes;
-  int64_t skipped = 0;
-};
+/// the trials of a study: each trial then costs only the network's forward passes
+/// (Pipeline::run_images takes it; data/image_folder_data.hpp).
+using PreparedImages = data::DecodedImages;
 
 template <class Transform = image::NotebookTransform>
 PreparedImages prepare_images(const std::filesystem::path& folder_root, int64_t limit, int64_t workers,
                               bool skip_corrupt) {
-  data::ImageFolder folder(folder_root);
-  data::ImageBatchLoader<Transform> loader(
-      folder, data::ImageLoaderOptions().batch_size(256).workers(workers).limit(limit).skip_corrupt(skip_corrupt));
-  std::vector<torch::Tensor> images, labels;
-  PreparedImages out;
-  out.classes = folder.classes();
-  for (auto& batch : loader) {
-    images.push_back(batch.images);
-    labels.push_back(batch.labels);
-    out.paths.insert(out.paths.end(), batch.paths.begin(), batch.paths.end());
-  }
-  out.skipped = loader.skipped();
-  if (images.empty()) throw data::DataError("normlab: no readable image in '" + folder_root.string() + "'");
-  out.set = {torch::cat(images), torch::cat(labels)};
-  return out;
+  return data::decode_image_folder<Transform>(folder_root, limit, workers, skip_corrupt);
 }
 
 /// The class count a state_dict's final layer was saved with (fc.weight's rows).
@@ -277,12 +274,106 @@ std::pair<int64_t, int64_t> evaluate_images(Module& net, const PreparedImages& i
   return {correct, images.set.size()};
 }
 
-/// The notebook's ImageNet protocol once, for a Model policy (ResNet18/34/50), a Compensation and a
-/// Normalization policy taking `values` (default: torchvision's Normalize, BatchNormalizer).
-template <class ModelPolicy, class Compensation, class Device = device::Auto, class Normalization = normalize::Runtime>
-ImageRunResult run_image_protocol(const ImageRunOptions& o, const NormalizationValues& values) {
-  static_assert(detail::check_normalization_policy<Normalization>());
-  static_assert(detail::check_compensation_applies<Compensation, Normalization>());
+/**
+ * The epoch loop's stepper (train/epoch_loop.hpp) for fine-tuning one net on an image folder: each
+ * epoch streams the folder's training images through the loader (shuffled on CUDA, as the
+ * notebook's DataLoader), one optimizer step per batch; the mean batch loss (each read as a double,
+ * as the notebook's loss.item()) is the epoch's. It does not test each epoch: the protocol tests
+ * once, after the last one.
+ */
+template <class ModelPolicy, class SchedulerPolicy, class Module, class BatchInput, class SchedulerState,
+          class Transform>
+struct ImageStepper {
+  static constexpr bool tests_each_epoch = false;
+  Module& net;
+  torch::optim::Optimizer& optimizer;
+  SchedulerState& scheduler;
+  BatchInput& input;
+  const data::ImageFolder& folder;
+  const ImageRunOptions& options;  ///< train_batch, train_limit, workers, skip_corrupt
+  torch::Device device;
+
+  std::size_t lanes() const { return 1; }
+  double lr(std::size_t) const { return optimizer.param_groups().front().options().get_lr(); }
+  std::vector<TrainStats> train(int epoch, int epochs, std::size_t, Progress& progress, const std::vector<bool>&) {
+    const auto& o = options;
+    net->train();
+    data::EpochOrder order(std::min(folder.size(), o.train_limit > 0 ? o.train_limit : folder.size()),
+                           device.is_cuda());
+    data::ImageBatchLoader<Transform> loader(folder, data::ImageLoaderOptions()
+                                                         .batch_size(o.train_batch)
+                                                         .workers(o.workers)
+                                                         .limit(o.train_limit)
+                                                         .skip_corrupt(o.skip_corrupt)
+                                                         .order(order.indices()));
+    double loss_sum = 0;
+    int64_t batches = 0, done = 0;
+    const int64_t total = (loader.size() + o.train_batch - 1) / o.train_batch;
+    for (auto& batch : loader) {
+      interrupt::check();  // Ctrl-C under an InterruptGuard stops here, between batches
+      optimizer.zero_grad();
+      auto loss = ModelPolicy::loss(net->forward(input(batch.images.to(device))), batch.labels.to(device));
+      loss.backward();
+      optimizer.step();
+      loss_sum += loss.template item<double>();
+      ++batches;
+      progress.batch(epoch, epochs, ++done, total);
+    }
+    TrainStats stats;
+    stats.mean_loss = batches ? loss_sum / batches : 0;
+    return {stats};
+  }
+  std::vector<TestStats> test(const std::vector<bool>&) { return {TestStats{}}; }  // not called
+  void step_scheduler(std::size_t, const EpochRecord& record) {
+    normlab::step_scheduler<SchedulerPolicy>(scheduler, record);
+  }
+  void retire(std::size_t) {}
+};
+
+namespace detail {
+/// ImageRunOptions::lr and ::momentum over the Optimizer policy's values, before any step (so the
+/// same run as an optimizer made with them).
+inline void override_optimizer(torch::optim::Optimizer& optimizer, const ImageRunOptions& o) {
+  for (auto& group : optimizer.param_groups()) {
+    if (o.lr) group.options().set_lr(*o.lr);
+    if (o.momentum) {
+      auto* sgd = dynamic_cast<torch::optim::SGDOptions*>(&group.options());
+      if (!sgd)
+        throw std::invalid_argument("normlab: ImageRunOptions::momentum is SGD's; this Pipeline's Optimizer is not SGD");
+      sgd->momentum(*o.momentum);
+    }
+  }
+}
+}  // namespace detail
+
+/**
+ * The notebook's ImageNet protocol once, with PipelineType's slots: its Model (ResNet18/34/50), its
+ * Compensation, its Normalization taking `values` (normalize::Runtime: torchvision's Normalize),
+ * its Optimizer (ImageRunOptions::lr and ::momentum override its values where set) and Scheduler
+ * for the fine-tuning epochs, its Device, and its Dataset's Transform (data::ImageFolderData).
+ * Pipeline::run_images calls it; so does run_image_protocol.
+ *
+ * @param test the test images already decoded (prepare_images with o.limit, o.workers and
+ *        o.skip_corrupt on the folder evaluated), e.g. once for all the trials of a study;
+ *        nullptr: decoded here.
+ * @throws TrainingDiverged when a fine-tuning epoch's mean loss is NaN or infinite.
+ */
+template <class PipelineType>
+ImageRunResult run_image_pipeline(const ImageRunOptions& o, const NormalizationValues& values,
+                                  const PreparedImages* test = nullptr) {
+  using model_t = typename PipelineType::model_t;
+  using compensation_t = typename PipelineType::compensation_t;
+  using normalization_t = typename PipelineType::normalization_t;
+  using optimizer_t = typename PipelineType::optimizer_t;
+  using scheduler_t = typename PipelineType::scheduler_t;
+  using device_t = typename PipelineType::device_t;
+  using dataset_t = typename PipelineType::dataset_t;
+  static_assert(data::is_image_folder_data<dataset_t>,
+                "normlab: the image protocol (Pipeline::run_images) needs an image-folder Dataset policy, "
+                "data::ImageFolderData<Transform> (docs/imagenet.md)");
+  using transform_t = typename dataset_t::transform;
+  static_assert(detail::check_normalization_policy<normalization_t>());
+  static_assert(detail::check_compensation_applies<compensation_t, normalization_t>());
   values.validate();
   // Checked before any work: a batch of 0 would divide by zero, a negative one test nothing.
   if (o.train_batch < 1 || o.test_batch < 1 || o.epochs < 0 || o.workers < 0 || o.limit < 0 || o.train_limit < 0 ||
@@ -297,55 +388,38 @@ ImageRunResult run_image_protocol(const ImageRunOptions& o, const NormalizationV
                                 "' and '" + (o.data / "val").string() + "' image folders");
   device::set_threads(o.threads);
   device::keep_freed_memory();
-  const torch::Device dev = Device::select();
+  const torch::Device dev = device_t::select();
 
   // The notebook's order: seed, data, model (+ weights), compensation, criterion, optimizer.
+  // (Decoding draws no random numbers: images decoded before, once, are the same run.)
   torch::manual_seed(o.seed);
-  const auto test = prepare_images(folders.val, o.limit, o.workers, o.skip_corrupt);
-  const int64_t classes = image_run_classes(o, test);
-  auto net = ModelPolicy::make(classes);
+  std::optional<PreparedImages> decoded;
+  if (!test) test = &decoded.emplace(prepare_images<transform_t>(folders.val, o.limit, o.workers, o.skip_corrupt));
+  const int64_t classes = image_run_classes(o, *test);
+  auto net = model_t::make(classes);
   if (!o.weights.empty()) load_state_dict(net, o.weights.string());
   net->to(dev);
-  compensate_model<Compensation, ModelPolicy>(net, values);
+  compensate_model<compensation_t, model_t>(net, values);
 
   ImageRunResult result;
-  result.skipped = test.skipped;
-  result.loaded = summarize_image_run<ModelPolicy, Compensation>(net, classes, o, folders.val, test, values, dev);
+  result.skipped = test->skipped;
+  result.loaded = summarize_image_run<model_t, compensation_t>(net, classes, o, folders.val, *test, values, dev);
   print_image_run_summary(result.loaded, o.log);
-  Progress progress(o.log, true);
-  auto normalize = make_normalizer<Normalization>(values, dev);  // one for training and testing
+  auto normalize = make_normalizer<normalization_t>(values, dev);  // one for training and testing
   if (o.epochs > 0) {
-    torch::optim::SGD sgd(trained_parameters(net, normalize), torch::optim::SGDOptions(o.lr).momentum(o.momentum));
-    schedule::ReduceLROnPlateau plateau(sgd, schedule::ReduceLROnPlateauOptions().mode(schedule::PlateauMode::min));
+    auto optimizer = optimizer_t::make(trained_parameters(net, normalize));
+    detail::override_optimizer(*optimizer, o);
+    auto scheduler = scheduler_t::make(*optimizer);
     data::ImageFolder train_folder(*folders.train);
-    for (int epoch = 1; epoch <= o.epochs; ++epoch) {
-      net->train();
-      data::EpochOrder order(std::min(train_folder.size(), o.train_limit > 0 ? o.train_limit : train_folder.size()),
-                             dev.is_cuda());
-      data::ImageBatchLoader<image::NotebookTransform> loader(
-          train_folder, data::ImageLoaderOptions()
-                            .batch_size(o.train_batch)
-                            .workers(o.workers)
-                            .limit(o.train_limit)
-                            .skip_corrupt(o.skip_corrupt)
-                            .order(order.indices()));
-      double loss_sum = 0;
-      int64_t batches = 0, done = 0;
-      const int64_t total = (loader.size() + o.train_batch - 1) / o.train_batch;
-      for (auto& batch : loader) {
-        sgd.zero_grad();
-        auto loss = ModelPolicy::loss(net->forward(normalize(batch.images.to(dev))), batch.labels.to(dev));
-        loss.backward();
-        sgd.step();
-        loss_sum += loss.template item<double>();
-        ++batches;
-        progress.batch(epoch, o.epochs, ++done, total);
-      }
-      const double mean_loss = batches ? loss_sum / batches : 0;
-      result.train_losses.push_back(mean_loss);
-      plateau.step(mean_loss);
-      if (o.log) *o.log << "\repoch " << epoch << "/" << o.epochs << "  train_loss " << mean_loss << "\n";
-    }
+    ImageStepper<model_t, scheduler_t, decltype(net), decltype(normalize), decltype(scheduler), transform_t> stepper{
+        net, *optimizer, scheduler, normalize, train_folder, o, dev};
+    EpochLoopOptions loop;
+    loop.epochs = o.epochs;
+    loop.log = o.log;
+    std::vector<VariantRun> runs(1);
+    runs.front().result.normalization = values;
+    runs = run_epochs(stepper, std::move(runs), loop, start);
+    for (const auto& epoch : runs.front().result.history) result.train_losses.push_back(epoch.train_loss);
   }
 
   std::optional<std::ofstream> predictions;
@@ -355,7 +429,7 @@ ImageRunResult run_image_protocol(const ImageRunOptions& o, const NormalizationV
     detail::write_predictions_header(*predictions, classes);
   }
   const auto [correct, total] =
-      evaluate_images(net, test, normalize, dev, o.test_batch, predictions ? &*predictions : nullptr);
+      evaluate_images(net, *test, normalize, dev, o.test_batch, predictions ? &*predictions : nullptr);
   if (predictions) {  // a full disk shows only here: a CSV that lost rows must not look written
     predictions->close();
     if (predictions->fail())
@@ -367,6 +441,30 @@ ImageRunResult run_image_protocol(const ImageRunOptions& o, const NormalizationV
   result.accuracy = total ? static_cast<double>(correct) / static_cast<double>(total) : 0.0;
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return result;
+}
+
+namespace detail {
+/// The slots of ImageProtocol<ModelPolicy, Compensation, Device, Normalization> (pipeline.hpp), for
+/// run_image_protocol, which sits below the Pipeline: the notebook's Sgd<> and ReduceOnTrainLoss<>
+/// on data::ImageFolderData<> (a test checks that both give the same run).
+template <class ModelPolicy, class Compensation, class Device, class Normalization>
+struct NotebookImageSlots {
+  using model_t = ModelPolicy;
+  using compensation_t = Compensation;
+  using normalization_t = Normalization;
+  using optimizer_t = Sgd<>;
+  using scheduler_t = ReduceOnTrainLoss<>;
+  using device_t = Device;
+  using dataset_t = data::ImageFolderData<>;
+};
+}  // namespace detail
+
+/// The notebook's ImageNet protocol once, for a Model policy (ResNet18/34/50), a Compensation and a
+/// Normalization policy taking `values` (default: torchvision's Normalize, BatchNormalizer):
+/// ImageProtocol<ModelPolicy, Compensation, Device, Normalization>{}.run_images(o, values).
+template <class ModelPolicy, class Compensation, class Device = device::Auto, class Normalization = normalize::Runtime>
+ImageRunResult run_image_protocol(const ImageRunOptions& o, const NormalizationValues& values) {
+  return run_image_pipeline<detail::NotebookImageSlots<ModelPolicy, Compensation, Device, Normalization>>(o, values);
 }
 
 }  // namespace normlab

@@ -56,7 +56,7 @@ constexpr bool check_optimizer_policy() {
 }
 
 /// A Scheduler policy: make(optimizer) -> a state; step(state, test accuracy, test loss) once per
-/// epoch. (LibTorch's schedulers step themselves, `step()` or `step(metric)`: the policy says
+/// epoch, or step(state, test accuracy, test loss, training loss) (train/epoch_loop.hpp). (LibTorch's schedulers step themselves, `step()` or `step(metric)`: the policy says
 /// which metric its scheduler reads, as ReduceOnPlateau's mode does.)
 template <class S>
 constexpr bool check_scheduler_policy() {
@@ -65,10 +65,11 @@ constexpr bool check_scheduler_policy() {
                 "policies.hpp; docs/pipeline.md)");
   if constexpr (requires(torch::optim::Optimizer& o) { S::make(o); }) {
     using State = decltype(S::make(std::declval<torch::optim::Optimizer&>()));
-    static_assert(requires(State& s) { S::step(s, 0.5, 0.5); },
+    static_assert(requires(State& s) { S::step(s, 0.5, 0.5); } || requires(State& s) { S::step(s, 0.5, 0.5, 0.5); },
                   "normlab: a Scheduler policy needs `static void step(state&, double test_accuracy, double "
                   "test_loss)`, called once per epoch after the test (not LibTorch's `step(metric)`: the policy "
-                  "picks the metric)");
+                  "picks the metric), or `static void step(state&, double test_accuracy, double test_loss, double "
+                  "train_loss)` to watch the training loss");
   }
   return true;
 }

@@ -39,14 +39,20 @@ class Progress {
           << std::string(width - filled, '.') << "] " << done << "/" << total << std::flush;
   }
 
+  /// One line per epoch; without the test's fields when the epoch was not tested (total 0: the
+  /// image protocol tests once, after its fine-tuning epochs).
   void epoch_done(const EpochRecord& r, int epochs) {
     if (!out_) return;
     char line[256];
-    std::snprintf(line, sizeof line,
-                  "epoch %d/%d  train_loss %.4f  test_loss %.4f  accuracy %.4f (%lld/%lld)  lr %g  %.1f s",
-                  r.epoch, epochs, r.train_loss, r.test_loss, r.accuracy,
-                  static_cast<long long>(r.correct), static_cast<long long>(r.total), r.lr,
-                  r.seconds);
+    if (r.total == 0)
+      std::snprintf(line, sizeof line, "epoch %d/%d  train_loss %.4f  lr %g  %.1f s", r.epoch, epochs, r.train_loss,
+                    r.lr, r.seconds);
+    else
+      std::snprintf(line, sizeof line,
+                    "epoch %d/%d  train_loss %.4f  test_loss %.4f  accuracy %.4f (%lld/%lld)  lr %g  %.1f s",
+                    r.epoch, epochs, r.train_loss, r.test_loss, r.accuracy,
+                    static_cast<long long>(r.correct), static_cast<long long>(r.total), r.lr,
+                    r.seconds);
     *out_ << (bar_ ? "\r\033[K" : "") << line << std::endl;
   }
 

@@ -1,7 +1,8 @@
 #pragma once
 // The vocabulary of a run, below the Pipeline and the loops that use it: RunOptions (how one run
-// goes), RunResult (what it produced), TrainingDiverged (a NaN loss, with the epochs kept). The
-// Pipeline (pipeline.hpp), the stacked K-variant trainer (train/variant_trainer.hpp) and the study
+// goes), RunResult (what it produced), VariantRun (one of several runs trained together),
+// TrainingDiverged (a NaN loss, with the epochs kept). The Pipeline (pipeline.hpp), the epoch loop
+// (train/epoch_loop.hpp), the stacked K-variant trainer (train/variant_trainer.hpp) and the study
 // glue speak it; it knows none of them.
 
 #include <cstddef>
@@ -56,6 +57,16 @@ struct RunResult {
   int64_t correct = 0;
   int64_t total = 0;
   double seconds = 0;
+};
+
+/// What one variant of run_variants (one lane of the epoch loop, train/epoch_loop.hpp) produced:
+/// its RunResult (as Pipeline::run returns it), and why it ended early, if it did.
+struct VariantRun {
+  RunResult result;
+  /// Non-empty when the variant's training loss became NaN or infinite: TrainingDiverged's
+  /// message (Pipeline::run would have thrown it; `result` holds the epochs finished before).
+  std::string diverged;
+  bool stopped_early = false;  ///< on_epoch returned false
 };
 
 namespace detail {

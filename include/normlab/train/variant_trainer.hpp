@@ -1,6 +1,8 @@
 #pragma once
 // The machinery of batched_study.hpp (read its header comment): K LeNet variants stepped together
 // (VariantTrainer, run_variants) and RunOptions::fast (detail::run_fast, which Pipeline::run calls).
+// Their epochs are the one epoch loop's (train/epoch_loop.hpp), with a VariantStepper: one lane per
+// variant.
 // Templates over the Pipeline type, so it needs only the run vocabulary (train/run.hpp), not
 // pipeline.hpp; no study code here, so that pipeline.hpp stays free of it.
 
@@ -8,6 +10,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <sstream>
@@ -29,9 +32,11 @@
 #include "normlab/optim/adadelta.hpp"
 #include "normlab/optim/stacked_adadelta.hpp"
 #include "normlab/normalize/normalizer.hpp"
-#include "normlab/train/run.hpp"
+#include "normlab/train/epoch_loop.hpp"
+#include "normlab/train/loops.hpp"
 #include "normlab/train/mixed_precision.hpp"
 #include "normlab/train/progress.hpp"
+#include "normlab/train/run.hpp"
 #include "normlab/train/variant_workers.hpp"
 
 namespace normlab {
@@ -39,16 +44,6 @@ namespace normlab {
 /// How run_variants computes the K networks: see the top of batched_study.hpp.
 enum class VariantKernels { PerVariant, Grouped };
 
-
-/// What one variant of run_variants produced: its RunResult (as Pipeline::run returns it), and
-/// why it ended early, if it did.
-struct VariantRun {
-  RunResult result;
-  /// Non-empty when the variant's training loss became NaN or infinite: TrainingDiverged's
-  /// message (Pipeline::run would have thrown it; `result` holds the epochs finished before).
-  std::string diverged;
-  bool stopped_early = false;  ///< on_epoch returned false
-};
 
 /// Settings of run_variants beyond RunOptions (whose `normalization` and `on_epoch` are not used).
 struct VariantOptions {
@@ -299,6 +294,83 @@ NORMLAB_INLINE void VariantTrainerCore::stacked_step(const std::vector<bool>& ac
 #endif
 
 /**
+ * The epoch loop's stepper (train/epoch_loop.hpp) for the K variants of a VariantTrainerCore on data
+ * held on the device: one lane per variant. An epoch trains every active variant on each batch
+ * (VariantTrainerCore::train_step; the K losses summed on the device, read once) and tests them all
+ * (VariantTrainerCore::test). run_variants and RunOptions::fast (run_fast_epochs) drive it. Not a
+ * template, so normlab::compiled compiles its epochs once (detail/compiled.hpp).
+ */
+class VariantStepper {
+ public:
+  /// @param step_scheduler steps lane k's scheduler with its epoch's record (VariantTrainer's
+  ///        schedulers are of the Pipeline's type, which this class does not know).
+  VariantStepper(VariantTrainerCore& trainer, const data::LabelledImages& train, const data::LabelledImages& test,
+                 int64_t train_batch, int64_t test_batch, bool shuffle,
+                 std::function<void(std::size_t, const EpochRecord&)> step_scheduler)
+      : trainer_(trainer), train_(train), test_(test), train_batch_(train_batch), test_batch_(test_batch),
+        shuffle_(shuffle), step_scheduler_(std::move(step_scheduler)) {}
+
+  std::size_t lanes() const { return static_cast<std::size_t>(trainer_.variants()); }
+  double lr(std::size_t k) { return trainer_.lr(static_cast<int64_t>(k)); }
+  /// The notebook's train(), K at a time: per lane the mean batch loss and the first
+  /// `record_losses` batch losses.
+  std::vector<TrainStats> train(int epoch, int epochs, std::size_t record_losses, Progress& progress,
+                                const std::vector<bool>& active);
+  /// The notebook's test() of every lane: summed loss / size, count of argmax hits.
+  std::vector<TestStats> test(const std::vector<bool>& active);
+  void step_scheduler(std::size_t k, const EpochRecord& record) { step_scheduler_(k, record); }
+  void retire(std::size_t k) { trainer_.retire(static_cast<int64_t>(k)); }
+
+ private:
+  VariantTrainerCore& trainer_;
+  const data::LabelledImages& train_;
+  const data::LabelledImages& test_;
+  int64_t train_batch_, test_batch_;
+  bool shuffle_;
+  std::function<void(std::size_t, const EpochRecord&)> step_scheduler_;
+};
+
+#if NORMLAB_DEFINE_HERE
+NORMLAB_INLINE std::vector<TrainStats> VariantStepper::train(int epoch, int epochs, std::size_t record_losses,
+                                                             Progress& progress, const std::vector<bool>& active) {
+  const auto count = lanes();
+  std::vector<TrainStats> stats(count);
+  data::EpochOrder order(train_.size(), shuffle_);
+  auto loss_sum = torch::zeros({static_cast<int64_t>(count)},
+                               torch::TensorOptions().dtype(torch::kFloat64).device(train_.images.device()));
+  const int64_t batches = (train_.size() + train_batch_ - 1) / train_batch_;
+  int64_t done = 0;
+  for (auto range : data::batch_ranges(train_.size(), train_batch_)) {
+    interrupt::check();  // Ctrl-C under an InterruptGuard stops here, between batches
+    auto [images, target] = order.take(train_, range);
+    auto losses = trainer_.train_step(images, target, active);
+    loss_sum += losses;
+    if (stats.front().losses.size() < record_losses) {
+      auto values = losses.to(torch::kCPU, torch::kFloat64);
+      for (std::size_t k = 0; k < count; ++k)
+        stats[k].losses.push_back(values[static_cast<int64_t>(k)].template item<double>());
+    }
+    progress.batch(epoch, epochs, ++done, batches);
+  }
+  const auto sums = loss_sum.cpu();
+  for (std::size_t k = 0; k < count; ++k)
+    stats[k].mean_loss = sums[static_cast<int64_t>(k)].template item<double>() / static_cast<double>(batches);
+  return stats;
+}
+
+NORMLAB_INLINE std::vector<TestStats> VariantStepper::test(const std::vector<bool>&) {
+  auto [loss, correct] = trainer_.test(test_, test_batch_, shuffle_);
+  std::vector<TestStats> stats(lanes());
+  for (std::size_t k = 0; k < stats.size(); ++k) {
+    stats[k].total = test_.size();
+    stats[k].correct = correct[k];
+    stats[k].loss = loss[k] / static_cast<double>(stats[k].total);
+  }
+  return stats;
+}
+#endif
+
+/**
  * The K variants' training state and one step / one test pass of it; run_variants drives it epoch
  * by epoch (benchmarks/train_step_benchmark.cpp times its steps). PipelineType's Model must be LeNet.
  */
@@ -368,7 +440,6 @@ std::vector<VariantRun> run_variants(const RunOptions& options, const data::Trai
   const auto kernels = more.kernels.value_or(dev.is_cuda() ? VariantKernels::Grouped : VariantKernels::PerVariant);
   const int workers = more.workers > 0 ? more.workers : (options.threads > 0 ? options.threads : at::get_num_threads());
   const auto start = std::chrono::steady_clock::now();
-  auto since = [](auto t) { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count(); };
 
   VariantTrainer<PipelineType> trainer(variants, dev, options.seed, data.classes, kernels, dev.is_cuda() ? 1 : workers);
   const auto train = data.train.first(options.train_limit).to(dev);
@@ -377,143 +448,46 @@ std::vector<VariantRun> run_variants(const RunOptions& options, const data::Trai
     throw std::invalid_argument("normlab::run_variants: empty training or test set");
 
   std::vector<VariantRun> runs(count);
-  std::vector<bool> active(count, true);
   for (std::size_t k = 0; k < count; ++k) runs[k].result.normalization = variants[k];
-  auto retire = [&](std::size_t k) {
-    active[k] = false;
-    trainer.retire(static_cast<int64_t>(k));
-    runs[k].result.seconds = since(start);
-  };
-
-  for (int epoch = 1; epoch <= options.epochs; ++epoch) {
-    const auto epoch_start = std::chrono::steady_clock::now();
-    std::vector<EpochRecord> records(count);
-    for (std::size_t k = 0; k < count; ++k) {
-      records[k].epoch = epoch;
-      records[k].lr = trainer.lr(static_cast<int64_t>(k));
-    }
-    // The notebook's train(), K at a time; losses summed on the device, read once.
-    data::EpochOrder order(train.size(), shuffle);
-    auto loss_sum = torch::zeros({static_cast<int64_t>(count)}, torch::TensorOptions().dtype(torch::kFloat64).device(dev));
-    const int64_t batches = (train.size() + options.train_batch - 1) / options.train_batch;
-    for (auto range : data::batch_ranges(train.size(), options.train_batch)) {
-      interrupt::check();
-      auto [images, target] = order.take(train, range);
-      auto losses = trainer.train_step(images, target, active);
-      loss_sum += losses;
-      if (epoch == 1 && runs.front().result.first_losses.size() < options.record_losses) {
-        auto values = losses.to(torch::kCPU, torch::kFloat64);
-        for (std::size_t k = 0; k < count; ++k)
-          runs[k].result.first_losses.push_back(values[static_cast<int64_t>(k)].template item<double>());
-      }
-    }
-    const auto sums = loss_sum.cpu();
-    for (std::size_t k = 0; k < count; ++k) {
-      if (!active[k]) continue;
-      auto& r = records[k];
-      r.train_loss = sums[static_cast<int64_t>(k)].template item<double>() / static_cast<double>(batches);
-      if (!std::isfinite(r.train_loss)) {  // Pipeline::run throws TrainingDiverged here
-        runs[k].diverged = detail::diverged_message(epoch, r.train_loss, variants[k], r.lr, runs[k].result.history.size());
-        retire(k);
-      }
-    }
-    auto [test_loss, correct] = trainer.test(test, options.test_batch, shuffle);
-    const double epoch_seconds = since(epoch_start);
-    bool any = false;
-    for (std::size_t k = 0; k < count; ++k) {
-      if (!active[k]) continue;
-      auto& r = records[k];
-      r.total = test.size();
-      r.correct = correct[k];
-      r.test_loss = test_loss[k] / static_cast<double>(r.total);
-      r.accuracy = static_cast<double>(r.correct) / static_cast<double>(r.total);
-      r.seconds = epoch_seconds;
-      scheduler_t::step(trainer.scheduler(static_cast<int64_t>(k)), r.accuracy, r.test_loss);
-      auto& result = runs[k].result;
-      result.history.push_back(r);
-      result.accuracy = r.accuracy;
-      result.correct = r.correct;
-      result.total = r.total;
-      result.seconds = since(start);
-      if (options.log)
-        *options.log << "variant " << k << " (" << variants[k].to_string() << ") epoch " << epoch << "/"
-                     << options.epochs << "  train_loss " << r.train_loss << "  test_loss " << r.test_loss
-                     << "  accuracy " << r.accuracy << " (" << r.correct << "/" << r.total << ")  lr " << r.lr
-                     << "  " << epoch_seconds << " s\n";
-      if (more.on_epoch && !more.on_epoch(k, r)) {
-        runs[k].stopped_early = true;
-        retire(k);
-      }
-      any = any || active[k];
-    }
-    if (!any) break;
-  }
-  for (std::size_t k = 0; k < count; ++k)
-    if (active[k]) runs[k].result.seconds = since(start);
-  return runs;
+  VariantStepper stepper(trainer, train, test, options.train_batch, options.test_batch, shuffle,
+                         [&trainer](std::size_t k, const EpochRecord& r) {
+                           step_scheduler<scheduler_t>(trainer.scheduler(static_cast<int64_t>(k)), r);
+                         });
+  EpochLoopOptions loop;
+  loop.epochs = options.epochs;
+  loop.record_losses = options.record_losses;
+  loop.log = options.log;
+  loop.progress_bar = false;
+  loop.on_divergence = OnDivergence::Retire;  // Pipeline::run would throw TrainingDiverged
+  loop.lane_lines = true;
+  loop.on_epoch = more.on_epoch;
+  return run_epochs(stepper, std::move(runs), loop, start);
 }
 
 namespace detail {
 
-/// run_fast's epochs, once its VariantTrainer is made (not a template: normlab::compiled holds it).
+/// run_fast's epochs, once its VariantTrainer is made (not a template: normlab::compiled holds it):
+/// the epoch loop with a VariantStepper of one lane, as Pipeline::run's (its lines, its bar, its
+/// TrainingDiverged). `step_scheduler` steps the one scheduler with the epoch's record.
 NORMLAB_INLINE RunResult run_fast_epochs(const RunOptions& options, const data::TrainTest& data, RunResult result,
                                          VariantTrainerCore& trainer, torch::Device dev, bool shuffle,
                                          std::chrono::steady_clock::time_point start,
-                                         const std::function<void(double, double)>& step_scheduler);
+                                         const std::function<void(const EpochRecord&)>& step_scheduler);
 #if NORMLAB_DEFINE_HERE
 NORMLAB_INLINE RunResult run_fast_epochs(const RunOptions& options, const data::TrainTest& data, RunResult result,
                                          VariantTrainerCore& trainer, torch::Device dev, bool shuffle,
                                          std::chrono::steady_clock::time_point start,
-                                         const std::function<void(double, double)>& step_scheduler) {
-  auto since = [](auto t) { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count(); };
+                                         const std::function<void(const EpochRecord&)>& step_scheduler) {
   trainer.set_mixed_precision(native_bf16(dev));
   const auto train = data.train.first(options.train_limit).to(dev);
   const auto test = data.test.first(options.test_limit).to(dev);
   if (train.size() == 0 || test.size() == 0)
     throw std::invalid_argument("normlab::Pipeline: empty training or test set");
-  Progress progress(options.log, options.progress_bar);
-  const std::vector<bool> active{true};
-  for (int epoch = 1; epoch <= options.epochs; ++epoch) {
-    const auto epoch_start = std::chrono::steady_clock::now();
-    EpochRecord record;
-    record.epoch = epoch;
-    record.lr = trainer.lr(0);
-    data::EpochOrder order(train.size(), shuffle);
-    auto loss_sum = torch::zeros({1}, torch::TensorOptions().dtype(torch::kFloat64).device(dev));
-    const int64_t batches = (train.size() + options.train_batch - 1) / options.train_batch;
-    int64_t done = 0;
-    for (auto range : data::batch_ranges(train.size(), options.train_batch)) {
-      interrupt::check();
-      auto [images, target] = order.take(train, range);
-      auto loss = trainer.train_step(images, target, active);
-      loss_sum += loss;
-      if (epoch == 1 && result.first_losses.size() < options.record_losses)
-        result.first_losses.push_back(loss[0].template item<double>());
-      progress.batch(epoch, options.epochs, ++done, batches);
-    }
-    record.train_loss = loss_sum[0].template item<double>() / static_cast<double>(batches);
-    if (!std::isfinite(record.train_loss)) {
-      result.seconds = since(start);
-      const auto message = diverged_message(epoch, record.train_loss, result.normalization, record.lr,
-                                            result.history.size());
-      throw TrainingDiverged(message, std::move(result));
-    }
-    auto [test_loss, correct] = trainer.test(test, options.test_batch, shuffle);
-    record.total = test.size();
-    record.correct = correct[0];
-    record.test_loss = test_loss[0] / static_cast<double>(record.total);
-    record.accuracy = static_cast<double>(record.correct) / static_cast<double>(record.total);
-    step_scheduler(record.accuracy, record.test_loss);
-    record.seconds = since(epoch_start);
-    progress.epoch_done(record, options.epochs);
-    result.history.push_back(record);
-    result.accuracy = record.accuracy;
-    result.correct = record.correct;
-    result.total = record.total;
-    if (options.on_epoch && !options.on_epoch(record)) break;
-  }
-  result.seconds = since(start);
-  return result;
+  VariantStepper stepper(trainer, train, test, options.train_batch, options.test_batch, shuffle,
+                         [&step_scheduler](std::size_t, const EpochRecord& r) { step_scheduler(r); });
+  std::vector<VariantRun> runs(1);
+  runs.front().result = std::move(result);
+  return std::move(run_epochs(stepper, std::move(runs), run_loop_options(options), start).front().result);
 }
 #endif
 
@@ -547,9 +521,7 @@ RunResult run_fast(const RunOptions& options, const data::TrainTest& data) {
   VariantTrainer<PipelineType> trainer({result.normalization}, dev, options.seed, data.classes,
                                        VariantKernels::PerVariant, 1);
   return run_fast_epochs(options, data, std::move(result), trainer, dev, shuffle, start,
-                         [&trainer](double accuracy, double test_loss) {
-                           scheduler_t::step(trainer.scheduler(0), accuracy, test_loss);
-                         });
+                         [&trainer](const EpochRecord& r) { step_scheduler<scheduler_t>(trainer.scheduler(0), r); });
 }
 
 }  // namespace detail
