@@ -11,7 +11,7 @@
 #include <normlab/normlab.hpp>
 #include <normlab/train/image_protocol.hpp>
 
-#include "flags.hpp"
+#include <normlab/cli/run_flags.hpp>
 
 using namespace normlab;
 
@@ -27,8 +27,8 @@ int main(int argc, char** argv) try {
   app.add_option("--data", data, "an ImageFolder (one sub-folder per class), or a folder holding train/ and val/ ones")->required();
   app.add_option("--weights", weights, "a state_dict saved by torch.save (scripts/convert_legacy_checkpoint.py for old files); empty: seeded init");
   app.add_option("--arch", arch, "the ResNet")->check(CLI::IsMember(policy_name_list<ResNet18, ResNet34, ResNet50>()));
-  app.add_option("--mean", mean, "Normalize mean, on all three channels")->check(flags::finite);
-  app.add_option("--std", std, "Normalize std, on all three channels (> 0)")->check(flags::finite);
+  app.add_option("--mean", mean, "Normalize mean, on all three channels")->check(cli::finite);
+  app.add_option("--std", std, "Normalize std, on all three channels (> 0)")->check(cli::finite);
   app.add_option("--compensation", compensation, "notebook (conv1.weight /= std), exact or none")
       ->check(CLI::IsMember(policy_name_list<compensate::Notebook, compensate::Exact, compensate::None>()));
   app.add_option("--epochs", o.epochs, "fine-tuning epochs on DATA/train before the test (0: the notebook's evaluation only)")->check(CLI::Range(0, INT_MAX));

@@ -5,16 +5,20 @@
 // so an evaluation-only trial costs only the network's forward passes.
 // `--profile notebook`: 100 trials on the whole folder.
 
+#include <CLI/CLI.hpp>
+#include <climits>
 #include <cstdio>
 #include <iostream>
 #include <memory>
 #include <normlab/device/openmp.hpp>
 #include <normlab/normalization_study.hpp>
 #include <normlab/normlab.hpp>
+#include <normlab/report/study_plots.hpp>
+#include <normlab/report/study_summary.hpp>
+#include <normlab/report/trial_progress.hpp>
 #include <normlab/train/image_protocol.hpp>
 
-#include "cli.hpp"
-#include "study_report.hpp"
+#include <normlab/cli/run_flags.hpp>
 
 using namespace normlab;
 
@@ -50,90 +54,76 @@ void print_summary(const ImageRunOptions& o, const PreparedImages& test, int64_t
   print_image_run_summary(summary, &std::cerr, "resnet_study: ");
 }
 
-template <class Model>
-std::function<double(study::Trial&)> objective_for(const std::string& compensation, const ImageRunOptions& o,
-                                                   std::shared_ptr<const PreparedImages> test, int64_t classes,
-                                                   const std::filesystem::path& folder) {
-  auto with = [&]<class Compensation>() {
-    print_summary<Model, Compensation>(o, *test, classes, folder);
-    return objective<Model, Compensation>(o, test);
-  };
-  if (compensation == "notebook") return with.template operator()<compensate::Notebook>();
-  if (compensation == "exact") return with.template operator()<compensate::Exact>();
-  if (compensation == "none") return with.template operator()<compensate::None>();
-  throw std::invalid_argument("--compensation expects notebook, exact or none (got '" + compensation + "')");
-}
-
 }  // namespace
 
 int main(int argc, char** argv) try {
   device::prefer_passive_openmp(argv);  // idle OpenMP threads sleep: fast on a busy machine
-  cli::Args args("resnet_study", "The notebook's (mean, std) study of a pretrained ResNet on an ImageFolder.");
-  args.flag("profile", "quick", "quick (defaults below) | notebook (100 trials, all images); flags given on the command line win over the profile")
-      .flag("data", "", "an ImageFolder, or a folder holding train/ and val/ ones")
-      .flag("weights", "", "a state_dict saved by torch.save; empty: seeded init")
-      .flag("arch", "resnet18", "resnet18 | resnet34 | resnet50")
-      .flag("compensation", "notebook", "notebook (conv1.weight /= std) | exact | none")
-      .flag("epochs", "0", "fine-tuning epochs per trial (0: the notebook's evaluation only)")
-      .flag("trials", "12", "trials to run in this invocation")
-      .flag("max-trials", "0", "stop once the study has this many complete trials (0: no cap)")
-      .flag("limit", "200", "test on the first K images (0: all)")
-      .flag("test-batch", "250", "test batch size")
-      .flag("workers", "2", "decoding threads")
-      .flag("classes", "0", "output classes (0: from the weights, else the folder)")
-      .flag("threads", std::to_string(device::default_threads()), "intra-op threads (default: this machine's cores)")
-      .flag("storage", "sqlite:///optuna-ResNet.sqlite3", "sqlite:///FILE, or :memory:")
-      .flag("study-name", "ResNet", "study name (resumed when it exists)")
-      .flag("sampler", "tpe", "tpe | random | grid | qmc")
-      .flag("seed", "1998", "sampler seed and torch::manual_seed")
-      .device_flag()
-      .flag("plot", "", "FILE.svg: contour of accuracy over (mean, std), plus FILE.png and the history")
-      .flag("plot-size", "", "--plot's size: WxH pixels (1050x788) or inches (3.5x2.625in); default 6.4x4.8in")
-      .flag("plot-dpi", "100", "--plot's dots per inch: the PNG's pixels per inch (text and lines are in points)")
-      .flag("csv", "", "FILE.csv: every trial");
-  args.parse(argc, argv);
-  device::Named::use(device::parse(args.text("device")));  // refused before any work when unusable
-  if (args.text("data").empty()) throw std::invalid_argument("--data DIR is required (see --help)");
-  const bool notebook = args.text("profile") == "notebook";
-  if (!notebook && args.text("profile") != "quick") throw std::invalid_argument("--profile expects quick or notebook");
-
+  CLI::App app{"The notebook's (mean, std) study of a pretrained ResNet on an ImageFolder.", "resnet_study"};
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);  // a repeated flag: the last wins
   ImageRunOptions o;
-  o.data = args.text("data");
-  o.weights = args.text("weights");
-  o.epochs = args.int_flag("epochs");
-  // A profile fills in only the flags not given on the command line, as in mnist_study.
-  o.limit = notebook && !args.given("limit") ? 0 : args.integer("limit", 0, LLONG_MAX);
-  o.test_batch = args.integer("test-batch", 1, INT_MAX);
-  o.workers = args.integer("workers", 0, 1024);
-  o.threads = args.int_flag("threads", 0, 4096);
-  o.seed = static_cast<uint64_t>(args.integer("seed"));
+  o.limit = 200, o.test_batch = 250, o.threads = device::default_threads();
+  std::string profile = "quick", data, weights, arch = "resnet18", compensation = "notebook", sampler = "tpe",
+              device_name = "auto", plot, plot_size, csv;
+  int trials = 12, max_trials = 0;
+  double plot_dpi = 100;
+  study::StudyOptions options{.name = "ResNet", .direction = study::StudyDirection::Maximize,
+                              .storage_url = "sqlite:///optuna-ResNet.sqlite3"};
+  app.add_option("--profile", profile, "quick (defaults below) | notebook (100 trials, all images); flags given on "
+                 "the command line win over the profile")->check(CLI::IsMember({"quick", "notebook"}));
+  app.add_option("--data", data, "an ImageFolder, or a folder holding train/ and val/ ones")->required();
+  app.add_option("--weights", weights, "a state_dict saved by torch.save; empty: seeded init");
+  app.add_option("--arch", arch, "the ResNet")->check(CLI::IsMember(policy_name_list<ResNet18, ResNet34, ResNet50>()));
+  app.add_option("--compensation", compensation, "notebook (conv1.weight /= std), exact or none")
+      ->check(CLI::IsMember(policy_name_list<compensate::Notebook, compensate::Exact, compensate::None>()));
+  app.add_option("--epochs", o.epochs, "fine-tuning epochs per trial (0: the notebook's evaluation only)")->check(CLI::Range(0, INT_MAX));
+  app.add_option("--trials", trials, "trials to run in this invocation")->check(CLI::Range(0, INT_MAX));
+  app.add_option("--max-trials", max_trials, "stop once the study has this many complete trials (0: no cap)")->check(CLI::Range(0, INT_MAX));
+  app.add_option("--limit", o.limit, "test on the first K images (0: all)")->check(CLI::Range(0LL, LLONG_MAX));
+  app.add_option("--test-batch", o.test_batch, "test batch size")->check(CLI::Range(int64_t{1}, int64_t{INT_MAX}));
+  app.add_option("--workers", o.workers, "decoding threads")->check(CLI::Range(0, 1024));
+  app.add_option("--classes", o.classes, "output classes (0: from the weights, else the folder)")->check(CLI::Range(int64_t{0}, int64_t{INT_MAX}));
+  app.add_option("--threads", o.threads, "intra-op threads (default: this machine's cores)")->check(CLI::Range(0, 4096));
+  app.add_option("--storage", options.storage_url, "sqlite:///FILE, or :memory:");
+  app.add_option("--study-name", options.name, "study name (resumed when it exists)");
+  app.add_option("--sampler", sampler, "how trials are proposed")->check(CLI::IsMember({"tpe", "random", "grid", "qmc"}));
+  app.add_option("--seed", o.seed, "sampler seed and torch::manual_seed");
+  app.add_option("--device", device_name, "cpu | cuda | cuda:N | auto (cuda:0 when a GPU is visible, else cpu)");
+  app.add_option("--plot", plot, "FILE.svg: contour of accuracy over (mean, std), plus FILE.png and the history");
+  app.add_option("--plot-size", plot_size, "--plot's size: WxH pixels (1050x788) or inches (3.5x2.625in); default 6.4x4.8in");
+  app.add_option("--plot-dpi", plot_dpi, "--plot's dots per inch: the PNG's pixels per inch")->check(cli::finite);
+  app.add_option("--csv", csv, "FILE.csv: every trial");
+  for (auto* opt : app.get_options()) opt->capture_default_str();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  }
+  if (profile == "notebook") {  // the notebook's setting for each flag not given
+    if (app.count("--limit") == 0) o.limit = 0;
+    if (app.count("--trials") == 0) trials = 100;
+  }
+  device::Named::use(device::parse(device_name));  // refused before any work when unusable
+  const auto size = report::parse_plot_size(plot_size, plot_dpi);
+  o.data = data, o.weights = weights;
   device::set_threads(o.threads);
   device::keep_freed_memory();
-  const int trials = notebook && !args.given("trials") ? 100 : args.int_flag("trials");
-  const int max_trials = args.int_flag("max-trials");  // checked before any work
-  const int64_t classes_flag = args.integer("classes", 0, INT_MAX);
 
   const auto folders = ImageFolders::find(o.data);
   auto test = std::make_shared<const PreparedImages>(prepare_images(folders.val, o.limit, o.workers, false));
-  o.classes = classes_flag;
   const int64_t classes = image_run_classes(o, *test);
 
-  study::StudyOptions options;
-  options.name = args.text("study-name");
-  options.storage_url = args.text("storage");
-  options.direction = study::StudyDirection::Maximize;
-  auto s = study::Study::create(options, search::make_sampler(args.text("sampler"), o.seed));
+  auto s = study::Study::create(options, search::make_sampler(sampler, o.seed));
   record_kernels(s, device::cpu_kernels(), device::Named::select().str());  // the study records the device
   std::fprintf(stderr, "resnet_study: study '%s' in %s: %zu trial(s) so far; running %d more (%s, %lld test images, %d epoch(s) per trial)\n",
-               options.name.c_str(), options.storage_url.c_str(), s.trials().size(), trials, args.text("arch").c_str(),
+               options.name.c_str(), options.storage_url.c_str(), s.trials().size(), trials, arch.c_str(),
                static_cast<long long>(test->set.size()), o.epochs);
 
-  std::function<double(study::Trial&)> f;
-  const auto& arch = args.text("arch");
-  if (arch == "resnet18") f = objective_for<ResNet18>(args.text("compensation"), o, test, classes, folders.val);
-  else if (arch == "resnet34") f = objective_for<ResNet34>(args.text("compensation"), o, test, classes, folders.val);
-  else if (arch == "resnet50") f = objective_for<ResNet50>(args.text("compensation"), o, test, classes, folders.val);
-  else throw std::invalid_argument("--arch expects resnet18, resnet34 or resnet50 (got '" + arch + "')");
+  const auto f = choose<ResNet18, ResNet34, ResNet50>(arch, [&]<class Model>(std::type_identity<Model>) {
+    return choose<compensate::Notebook, compensate::Exact, compensate::None>(compensation, [&]<class C>(std::type_identity<C>) {
+      print_summary<Model, C>(o, *test, classes, folders.val);
+      return objective<Model, C>(o, test);
+    }, "--compensation");
+  }, "--arch");
 
   study::OptimizeOptions run;
   if (max_trials > 0) run.max_trials = max_trials;
@@ -141,8 +131,8 @@ int main(int argc, char** argv) try {
   s.optimize(f, trials, run);
 
   report::summarize(s);
-  if (!args.text("csv").empty()) s.export_csv(args.text("csv"));
-  if (!args.text("plot").empty()) report::write_plots(s, args.text("plot"), "Accuracy", report::plot_size(args.text("plot-size"), args.number("plot-dpi")));
+  if (!csv.empty()) s.export_csv(csv);
+  if (!plot.empty()) report::write_plots(s, plot, "Accuracy", size);
   return 0;
 } catch (const Interrupted& e) {
   std::cerr << "resnet_study: " << e.what() << ": the running trial was recorded as FAIL and queued again; "

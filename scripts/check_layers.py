@@ -32,7 +32,7 @@ LAYERS = [
     ("models, compensation", ["models", "compensate"]),
     ("train", ["train"]),  # with the run vocabulary, train/run.hpp (RunOptions, RunResult, errors)
     ("pipeline", ["pipeline.hpp"]),
-    ("what researchers read", ["plot", "normalization_study.hpp", "batched_study.hpp"]),
+    ("what researchers read", ["plot", "cli", "normalization_study.hpp", "batched_study.hpp"]),
     ("report", ["report"]),  # a study's summaries and pictures, the ANOVA and the verdict: no LibTorch
     ("the answer report", ["normalization_report.hpp"]),  # trains the report's design: pipeline + report
     ("umbrella", ["normlab.hpp"]),

@@ -7,7 +7,7 @@
 #
 #   scripts/gpu_check.sh --prepare   # on a machine WITH the Debian packages (this project's dev box):
 #                                    # copies the header-only dependencies (Boost.Hana, range-v3,
-#                                    # Catch2) and SQLite's header + library into .deps/ (git-ignored)
+#                                    # Catch2, CLI11) and SQLite's header + library into .deps/ (git-ignored)
 #   scripts/gpu_check.sh             # on the GPU machine (carry .deps/ there)
 #
 # Environment: OUT (results; default ./gpu-results), BUILD (build folder; build-gpu), JOBS (nproc),
@@ -24,8 +24,8 @@ DEPS=$ROOT/.deps
 if [ "${1:-}" = "--prepare" ]; then
   set -e
   mkdir -p "$DEPS/include/boost" "$DEPS/lib"
-  for d in boost/hana boost/hana.hpp range concepts meta std catch2 sqlite3.h sqlite3ext.h; do
-    [ -e "/usr/include/$d" ] || { echo "missing /usr/include/$d (apt-get install libboost-dev librange-v3-dev catch2 libsqlite3-dev)" >&2; exit 1; }
+  for d in boost/hana boost/hana.hpp range concepts meta std catch2 CLI sqlite3.h sqlite3ext.h; do
+    [ -e "/usr/include/$d" ] || { echo "missing /usr/include/$d (apt-get install libboost-dev librange-v3-dev catch2 libcli11-dev libsqlite3-dev)" >&2; exit 1; }
     rm -rf "$DEPS/include/$d"
     cp -r "/usr/include/$d" "$DEPS/include/$d"
   done
@@ -94,7 +94,7 @@ prefix=${TORCH_PREFIX:-$($PY -c 'import torch; print(torch.utils.cmake_prefix_pa
 [ -n "$prefix" ] || { say "no LibTorch: install PyTorch for $PY or set TORCH_PREFIX"; exit 3; }
 cmake_args=(-S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release "-DCMAKE_PREFIX_PATH=$prefix"
             "-DNORMLAB_TEST_DIRS=normalize;train;optim;models")
-if [ "${FORCE_DEPS:-0}" != 1 ] && [ -e /usr/include/boost/hana.hpp ] && [ -e /usr/include/range/v3/all.hpp ] && [ -e /usr/include/catch2/catch.hpp ]; then
+if [ "${FORCE_DEPS:-0}" != 1 ] && [ -e /usr/include/boost/hana.hpp ] && [ -e /usr/include/range/v3/all.hpp ] && [ -e /usr/include/catch2/catch.hpp ] && [ -e /usr/include/CLI/CLI.hpp ]; then
   say "header-only dependencies: system packages"
 elif [ -e "$DEPS/include/boost/hana.hpp" ] && [ -e "$DEPS/include/range/v3/all.hpp" ]; then
   say "header-only dependencies: $DEPS/include (copied by --prepare)"

@@ -47,6 +47,7 @@
 #include "normlab/train/loops.hpp"
 #include "normlab/train/net_stepper.hpp"
 #include "normlab/train/policy_checks.hpp"
+#include "normlab/train/policy_options.hpp"
 #include "normlab/train/progress.hpp"
 #include "normlab/train/run.hpp"
 #include "normlab/train/variant_trainer.hpp"
@@ -139,6 +140,12 @@ class Pipeline {
     }
   }
 
+  /// Hyper-parameters at run time (docs/pipeline.md): the optimizer's and the scheduler's options,
+  /// the policies' compile-time constants until a program changes them, e.g. for a study over lr:
+  /// `Pipeline<...> p; p.optimizer_options.lr(0.5); p.run(options);`. Checked when run() makes them.
+  options_of_t<optimizer_t> optimizer_options = default_options<optimizer_t>();
+  options_of_t<scheduler_t> scheduler_options = default_options<scheduler_t>();
+
   /// Reads the Dataset policy's data from options.data_root, then trains and tests.
   RunResult run(const RunOptions& options) const {
     check(options);  // refuse bad options before reading any data
@@ -150,7 +157,13 @@ class Pipeline {
     check(options);
     if constexpr (std::is_same_v<model_t, LeNet>) {  // fast is LeNet's; elsewhere ignored
       if constexpr (std::is_base_of_v<BatchNormalizer, normalizer_t>) {
-        if (options.fast) return detail::run_fast<Pipeline>(options, data);
+        if (options.fast) {
+          if (!are_default_options<optimizer_t>(optimizer_options) || !are_default_options<scheduler_t>(scheduler_options))
+            throw std::invalid_argument("normlab::Pipeline: RunOptions::fast trains with the policies' compile-time "
+                                        "constants; this Pipeline's optimizer_options or scheduler_options differ: "
+                                        "run it without fast, or put the values in the policies' template arguments");
+          return detail::run_fast<Pipeline>(options, data);
+        }
       } else if (options.fast) {
         throw std::invalid_argument(std::string("normlab::Pipeline: RunOptions::fast trains LeNet with "
                                                 "torchvision's Normalize built in; ") +
@@ -175,8 +188,8 @@ class Pipeline {
     // One normalizer for training and testing (a learned one must be the same object); it draws no
     // random numbers, so making it here keeps the notebook's order.
     auto input = make_input(result.normalization, dev, identity);
-    auto opt = optimizer_t::make(trained_parameters(net, input));
-    auto sched = scheduler_t::make(*opt);
+    auto opt = make_with_options<optimizer_t>(trained_parameters(net, input), optimizer_options);
+    auto sched = make_with_options<scheduler_t>(*opt, scheduler_options);
 
     // The data moves to the device once, as uint8; batches are normalized there.
     const auto train = data.train.first(options.train_limit).to(dev);

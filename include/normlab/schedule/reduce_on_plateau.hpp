@@ -61,6 +61,8 @@ struct ReduceLROnPlateauOptions {
   }
   const std::variant<double, std::vector<double>>& min_lr() const noexcept { return min_lr_; }
 
+  bool operator==(const ReduceLROnPlateauOptions&) const = default;
+
  private:
   std::variant<double, std::vector<double>> min_lr_ = 0.0;
 };

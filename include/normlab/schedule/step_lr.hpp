@@ -17,6 +17,9 @@ struct StepLROptions {
   /* implicit */ StepLROptions(int64_t step_size) : step_size_(step_size) {}
   TORCH_ARG(int64_t, step_size);
   TORCH_ARG(double, gamma) = 0.1;
+
+ public:
+  bool operator==(const StepLROptions&) const = default;
 };
 
 /**
