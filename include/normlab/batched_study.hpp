@@ -51,6 +51,7 @@
 #include <vector>
 
 #include "normlab/pipeline.hpp"
+#include "normlab/search/samplers.hpp"
 #include "normlab/search/normalization_space.hpp"
 #include "normlab/search/space.hpp"
 #include "normlab/study/study.hpp"
@@ -133,7 +134,7 @@ std::unique_ptr<study::Study> run_study_batched(const study::StudyOptions& optio
                                                 std::unique_ptr<study::Pruner> pruner = nullptr,
                                                 VariantOptions more = {}) {
   static_assert(detail::check_study_pipeline<PipelineType>());
-  auto s = std::make_unique<study::Study>(options, PipelineType::search_t::make(base.seed), std::move(pruner));
+  auto s = std::make_unique<study::Study>(options, search::search_policy_of_t<PipelineType>::make(base.seed), std::move(pruner));
   run_trials_batched<PipelineType, Space>(*s, base, *data, n_trials, k, std::move(more));
   return s;
 }

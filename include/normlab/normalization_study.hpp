@@ -129,7 +129,7 @@ std::unique_ptr<study::Study> run_study(const study::StudyOptions& options, cons
                                         const study::OptimizeOptions& optimize = {},
                                         std::unique_ptr<study::Pruner> pruner = nullptr) {
   static_assert(detail::check_study_pipeline<PipelineType>());
-  auto s = std::make_unique<study::Study>(options, PipelineType::search_t::make(base.seed), std::move(pruner));
+  auto s = std::make_unique<study::Study>(options, search::search_policy_of_t<PipelineType>::make(base.seed), std::move(pruner));
   device::set_threads(base.threads);
   record_kernels(*s, device::cpu_kernels(), PipelineType::device_t::select().str());
   s->optimize(normalization_objective<PipelineType, Space>(base, std::move(data)), n_trials, optimize);

@@ -8,8 +8,9 @@
 // Policies are found by the kind they declare (policy.hpp), in any order. The Model is required;
 // every other slot has a default: Normalization = normalize::Identity, Compensation =
 // compensate::Notebook, Optimizer = Adadelta<>, Scheduler = ReduceOnPlateau<> (mode max on test
-// accuracy, as the notebook), Device = device::Auto, Dataset = data::Mnist, Search = search::Tpe<>
-// (Optuna 3.1's TPESampler, used by run_study in normalization_study.hpp).
+// accuracy, as the notebook), Device = device::Auto, Dataset = data::Mnist. A Search policy may be
+// named too; a study over the Pipeline reads it (search::search_policy_of_t, default search::Tpe<>,
+// Optuna 3.1's TPESampler): run() never samples, so this header includes no sampler.
 // run() trains on a Dataset held in memory; run_images() is the ImageNet protocol on an image
 // folder (data::ImageFolderData), and ImageProtocol<Model, ...> names the notebook's slots for it.
 // RunOptions::normalization gives the (mean, std) at run time, for searches: to a Pipeline whose
@@ -41,7 +42,6 @@
 #include "normlab/normalize/normalizer.hpp"
 #include "normlab/optim/policies.hpp"
 #include "normlab/schedule/policies.hpp"
-#include "normlab/search/samplers.hpp"
 #include "normlab/train/epoch_loop.hpp"
 #include "normlab/train/image_protocol.hpp"
 #include "normlab/train/loops.hpp"
@@ -85,8 +85,9 @@ class Pipeline {
   using scheduler_t = detail::slot_t<policy::Scheduler, ReduceOnPlateau<>, Policies...>;
   using device_t = detail::slot_t<policy::Device, device::Auto, Policies...>;
   using dataset_t = detail::slot_t<policy::Dataset, data::Mnist, Policies...>;
-  /// How a study over this pipeline proposes (mean, std): see normalization_study.hpp.
-  using search_t = detail::slot_t<policy::Search, search::Tpe<>, Policies...>;
+  /// The Search policy named in the Pipeline, or void. A study over the Pipeline resolves the
+  /// default (search::search_policy_of_t: search::Tpe<>) above it, so the Pipeline knows no sampler.
+  using named_search_t = detail::slot_t<policy::Search, void, Policies...>;
   static_assert(detail::check_normalization_policy<normalization_t>());
   static_assert(detail::check_model_policy<model_t>());
   static_assert(detail::check_optimizer_policy<optimizer_t>());

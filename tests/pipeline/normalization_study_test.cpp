@@ -25,9 +25,10 @@ std::shared_ptr<const data::TrainTest> fixture() {
 }  // namespace
 
 TEST_CASE("the Pipeline's Search policy drives a normalization study", "[pipeline][study]") {
-  static_assert(std::is_same_v<Pipeline<LeNet>::search_t, search::Tpe<>>);
+  static_assert(std::is_void_v<Pipeline<LeNet>::named_search_t>);
+  static_assert(std::is_same_v<search::search_policy_of_t<Pipeline<LeNet>>, search::Tpe<>>);
   using RandomSearch = Pipeline<normalize::Runtime, LeNet, device::Cpu, search::Random>;
-  static_assert(std::is_same_v<RandomSearch::search_t, search::Random>);
+  static_assert(std::is_same_v<search::search_policy_of_t<RandomSearch>, search::Random>);
 
   study::StudyOptions options;
   options.name = "normalization";

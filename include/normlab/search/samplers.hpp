@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <type_traits>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -123,5 +124,12 @@ struct Qmc {
   using normlab_policy = policy::Search;
   static std::unique_ptr<Sampler> make(uint64_t seed) { return std::make_unique<QmcSampler>(seed); }
 };
+
+/// The Search policy of a composition that may name one (a Pipeline's `named_search_t`: its
+/// Search policy, or void), Tpe<> when it names none. A study resolves it here, above the
+/// Pipeline, so that the Pipeline needs no sampler.
+template <class Composition>
+using search_policy_of_t = std::conditional_t<std::is_void_v<typename Composition::named_search_t>, Tpe<>,
+                                              typename Composition::named_search_t>;
 
 }  // namespace normlab::search
