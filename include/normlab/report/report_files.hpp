@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "normlab/report/grid_design.hpp"
+#include "normlab/report/study_summary.hpp"
 #include "normlab/report/verdict.hpp"
 
 namespace normlab::report {
@@ -59,20 +60,6 @@ inline void write_anova_csv(const std::filesystem::path& path, const std::vector
   detail::check_written(out, path);
 }
 
-/// The mean and spread of a set of runs' accuracies: (mean, population sd, min, max).
-struct Spread {
-  double mean = 0, sd = 0, min = 0, max = 0;
-};
-inline Spread spread_of(const std::vector<double>& values) {
-  Spread s;
-  if (values.empty()) return s;
-  s.min = s.max = values.front();
-  for (double v : values) s.mean += v / static_cast<double>(values.size()), s.min = std::min(s.min, v), s.max = std::max(s.max, v);
-  for (double v : values) s.sd += (v - s.mean) * (v - s.mean) / static_cast<double>(values.size());
-  s.sd = std::sqrt(s.sd);
-  return s;
-}
-
 /// What report.md says besides the numbers: how it was made.
 struct ReportContext {
   std::string command;     ///< the exact command line
@@ -100,7 +87,7 @@ inline void write_report_markdown(const std::filesystem::path& path, const GridD
         if (r.compensation == f.compensation && r.mean == m && r.std == s) values.push_back(r.accuracy);
       const auto sp = spread_of(values);
       out << "| " << f.compensation << " | (" << detail::number(m, "%g") << ", " << detail::number(s, "%g") << ") | "
-          << values.size() << " | " << detail::number(sp.mean, "%.4f") << " | " << detail::number(sp.sd, "%.4f")
+          << values.size() << " | " << detail::number(sp.mean, "%.4f") << " | " << detail::number(sp.std, "%.4f")
           << " | " << detail::number(sp.min, "%.4f") << " | " << detail::number(sp.max, "%.4f") << " |\n";
     }
   out << "\n## The designed experiment\n\nA " << design.means.size() << " x " << design.stds.size()

@@ -3,6 +3,7 @@
 // complete ones, and the best trial with its parameters.
 
 #include <algorithm>
+#include <utility>
 #include <cmath>
 #include <cstdio>
 #include <iostream>
@@ -21,10 +22,8 @@ struct ValueSpread {
   double min = NAN, median = NAN, max = NAN, mean = NAN, std = NAN;
 };
 
-inline ValueSpread value_spread(const study::Study& s) {
-  std::vector<double> values;
-  for (const auto& t : s.trials())
-    if (t.state == study::TrialState::Complete && t.value) values.push_back(*t.value);
+/// The spread of any values (NaN fields when there are none).
+inline ValueSpread spread_of(std::vector<double> values) {
   ValueSpread out;
   out.count = values.size();
   if (values.empty()) return out;
@@ -35,6 +34,14 @@ inline ValueSpread value_spread(const study::Study& s) {
   out.min = values.front(), out.median = values[values.size() / 2], out.max = values.back();
   out.mean = mean, out.std = std::sqrt(var);
   return out;
+}
+
+/// The spread of the study's complete values.
+inline ValueSpread value_spread(const study::Study& s) {
+  std::vector<double> values;
+  for (const auto& t : s.trials())
+    if (t.state == study::TrialState::Complete && t.value) values.push_back(*t.value);
+  return spread_of(std::move(values));
 }
 
 /**
