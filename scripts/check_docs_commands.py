@@ -45,7 +45,7 @@ SHRINK = {
     "resnet_eval": [],
     "tour": [],
     "search_benchmark": [],
-    "normalization_report": ["--grid", "2", "--seeds", "2", "--noise-seeds", "2", "--epochs", "1",
+    "normalization_report": ["--grid", "2", "--seeds", "2", "--noise-seeds", "2", "--tpe-trials", "2", "--epochs", "1",
                              "--compensations", "exact", "--train-limit", "128", "--test-limit", "100"],
 }
 PLACEHOLDER_VALUES = {"DIR", "N", "PER_CLASS", "PNG_FRACTION", "SECONDS", "NAME"}

@@ -18,6 +18,7 @@ ReportOptions smoke(const std::filesystem::path& out) {
   o.grid = 2;
   o.seeds = 2;
   o.noise_seeds = 2;
+  o.tpe_trials = 2;
   o.compensations = {"exact", "notebook"};
   o.out = out;
   o.log = nullptr;
@@ -59,6 +60,9 @@ TEST_CASE("a report trains its design once, rereads it on a rerun, and each run 
   REQUIRE(first.grid.size() == 2 * 2 * 2 * 2);  // compensations x means x stds x seeds
   REQUIRE(first.noise.size() == 2 * 2 * 2);     // compensations x points x seeds
   REQUIRE(first.findings.size() == 2);
+  REQUIRE(first.studies.size() == 2);  // the notebook's TPE study per compensation, 2 complete trials each
+  CHECK(first.studies[1].name == "report-tpe-notebook");
+  CHECK(first.studies[1].trials.size() >= 2);
   CHECK(first.findings[0].compensation == "exact");
   CHECK(first.findings[0].anova.residual.df == 4);
   CHECK(first.verdict.rfind("with the exact compensation, mean ", 0) == 0);
@@ -90,6 +94,32 @@ TEST_CASE("a report trains its design once, rereads it on a rerun, and each run 
   so.require_existing = true;
   auto stored = study::Study::create(so, std::make_unique<search::RandomSampler>(1));
   CHECK(stored.trials().size() == 8);
+  so.name = "report-tpe-exact";
+  auto tpe = study::Study::create(so, std::make_unique<search::RandomSampler>(1));
+  CHECK(tpe.trials().size() == first.studies[0].trials.size());  // the rerun added no TPE trial
+  CHECK(tpe.trials({study::TrialState::Complete}).size() == 2);
+}
+
+TEST_CASE("a report folder refuses to be continued with another protocol, and keeps its runs", "[report][pipeline]") {
+  testing::TempDir dir("normlab_report_protocol");
+  auto o = smoke(dir.path);
+  o.compensations = {"exact"};
+  o.grid = 2, o.seeds = 2, o.noise_seeds = 2, o.tpe_trials = 0;
+  o.base.train_limit = 64;
+  const auto data = data::Mnist::load(o.base.data_root);
+  const auto first = run_normalization_report<device::Cpu>(o, data);
+  auto other = o;
+  other.base.epochs = 2;
+  CHECK_THROWS_WITH(run_normalization_report<device::Cpu>(other, data),
+                    Catch::Contains("was trained with epochs=1 train_batch=64 fast=0 train_images=64") &&
+                        Catch::Contains("this run asks for epochs=2 ") && Catch::Contains("Give another --out"));
+  other = o;
+  other.base.train_limit = 96;
+  CHECK_THROWS_WITH(run_normalization_report<device::Cpu>(other, data), Catch::Contains("train_images=96"));
+  // The refused runs changed nothing: the same report again reads the same runs.
+  const auto again = run_normalization_report<device::Cpu>(o, data);
+  REQUIRE(again.grid.size() == first.grid.size());
+  for (std::size_t i = 0; i < first.grid.size(); ++i) CHECK(again.grid[i].accuracy == first.grid[i].accuracy);
 }
 
 TEST_CASE("a report refuses an unknown compensation before it trains anything", "[report][pipeline]") {

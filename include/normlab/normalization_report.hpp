@@ -4,9 +4,11 @@
 //   1. the noise floor: the notebook's point (0.1307, 0.3081) and (0, 1) with N seeds;
 //   2. a designed experiment: a G x G grid over the notebook's space with R seeds per cell, for each
 //      compensation asked for, the same seeds everywhere (report/grid_design.hpp);
+//   3. the notebook's study beside the grid: a TPE search over the same space, one per compensation,
+//      every trial with the first seed (as the notebook);
 // then a two-way ANOVA per compensation (report/anova.hpp) and a verdict (report/verdict.hpp).
-// Every run is a trial of a study in `out/report.sqlite3` (params mean, std, seed), so a killed
-// report continues where it stopped and Optuna can read what it ran. Each run is the Pipeline that
+// Every run is a trial of a study in `out/report.sqlite3` (grid and noise: params mean, std, seed;
+// TPE: mean, std), so a killed report continues where it stopped and Optuna reads what it ran. Each run is the Pipeline that
 // seed_mnist runs, so any row can be reproduced with seed_mnist and the same flags.
 
 #include <algorithm>
@@ -25,8 +27,11 @@
 #include "normlab/compensate/compensate.hpp"
 #include "normlab/data/dataset.hpp"
 #include "normlab/interrupt.hpp"
+#include "normlab/normalization_study.hpp"
 #include "normlab/pipeline.hpp"
 #include "normlab/report/grid_design.hpp"
+#include "normlab/report/report_files.hpp"
+#include "normlab/report/trial_progress.hpp"
 #include "normlab/report/verdict.hpp"
 #include "normlab/search/normalization_space.hpp"
 #include "normlab/search/random.hpp"
@@ -39,12 +44,16 @@ struct ReportOptions {
   RunOptions base;              ///< data root, epochs, subsets, threads (its seed and normalization are the design's)
   int grid = 5;                 ///< G: levels of mean and of std
   int seeds = 3;                ///< R: seeds per grid cell
-  int noise_seeds = 10;         ///< N: seeds of each noise-floor point
+  int noise_seeds = 8;          ///< N: seeds of each noise-floor point
+  int tpe_trials = 16;          ///< complete trials of each compensation's TPE study (0: none)
   uint64_t first_seed = 1;      ///< seeds are first_seed, first_seed + 1, ...
   std::vector<std::string> compensations = {"notebook", "exact", "none"};
   std::filesystem::path out;    ///< report.sqlite3 lives here (every finished run)
   std::ostream* log = &std::cerr;  ///< one line per run; nullptr: silent
 };
+
+/// The notebook's study for one compensation, as the report ran it.
+using ReportStudy = report::TpeStudy;
 
 /// What a report found.
 struct ReportResult {
@@ -52,10 +61,48 @@ struct ReportResult {
   std::vector<report::GridRun> grid;   ///< compensation x mean x std x seed, in that order
   std::vector<report::GridRun> noise;  ///< compensation x point x seed
   std::vector<report::Finding> findings;
+  std::vector<ReportStudy> studies;    ///< per compensation, when ReportOptions::tpe_trials > 0
   std::string verdict;                 ///< one sentence per compensation, joined by "; "
 };
 
 namespace detail {
+
+/// What a report's runs depend on besides (mean, std, seed) and the compensation: the training
+/// settings and the data (its sizes and a hash of the labels used). A report folder holds runs of
+/// one such protocol; continuing it with another would mix them.
+inline std::string report_protocol(const RunOptions& base, const data::TrainTest& data) {
+  const auto train = data.train.first(base.train_limit), test = data.test.first(base.test_limit);
+  uint64_t hash = 14695981039346656037ull;  // FNV-1a of the labels, train then test
+  for (const auto* part : {&train, &test}) {
+    const auto labels = part->labels.to(torch::kCPU).to(torch::kInt64).contiguous();
+    const auto* p = labels.data_ptr<int64_t>();
+    for (int64_t i = 0; i < labels.numel(); ++i) hash = (hash ^ static_cast<uint64_t>(p[i])) * 1099511628211ull;
+  }
+  char text[320];
+  std::snprintf(text, sizeof text,
+                "epochs=%d train_batch=%lld fast=%d train_images=%lld test_images=%lld classes=%lld labels_fnv1a=%016llx",
+                base.epochs, static_cast<long long>(base.train_batch), base.fast ? 1 : 0, static_cast<long long>(train.size()),
+                static_cast<long long>(test.size()), static_cast<long long>(data.classes),
+                static_cast<unsigned long long>(hash));
+  return text;
+}
+
+/// Records `protocol` in a new report study; refuses one that recorded another.
+inline void check_report_protocol(study::Study& s, const std::string& protocol, const std::filesystem::path& out) {
+  constexpr const char* key = "normlab_report_protocol";
+  const auto attrs = s.user_attrs();
+  const auto it = attrs.find(key);
+  if (it == attrs.end()) {
+    s.set_user_attr(key, protocol);
+    return;
+  }
+  const std::string recorded = it->second.is_string() ? it->second.as_string() : it->second.dump();
+  if (recorded != protocol)
+    throw std::invalid_argument("normlab: the report in '" + out.string() + "' (study '" + s.name() +
+                                "') was trained with " + recorded + "; this run asks for " + protocol +
+                                ": continuing it would mix two protocols. Give another --out, or the flags it was "
+                                "made with (its report.md names the command)");
+}
 
 /// The finished runs of a report study, by (mean, std, seed).
 inline std::map<std::tuple<double, double, uint64_t>, report::GridRun> finished_runs(const study::Study& s,
@@ -111,6 +158,40 @@ report::GridRun report_run(study::Study& s, const RunOptions& base, const data::
   return r;
 }
 
+/// The notebook's TPE study with compensation C (its sampler seeded with, and every trial trained
+/// with, the report's first seed), run until it holds `o.tpe_trials` COMPLETE trials.
+template <class C, class Device>
+ReportStudy report_study(const ReportOptions& o, const data::TrainTest& data, const std::string& url,
+                         const std::string& compensation, std::size_t done, std::size_t all) {
+  {  // the same protocol as the grid's (checked before any TPE trial)
+    study::StudyOptions check;
+    check.name = "report-tpe-" + compensation;
+    check.storage_url = url;
+    check.direction = study::StudyDirection::Maximize;
+    study::Study s(check, std::make_unique<search::RandomSampler>(o.first_seed));
+    check_report_protocol(s, report_protocol(o.base, data), o.out);
+  }
+  study::StudyOptions so;
+  so.name = "report-tpe-" + compensation;
+  so.storage_url = url;
+  so.direction = study::StudyDirection::Maximize;
+  RunOptions base = o.base;
+  base.seed = o.first_seed;
+  base.log = nullptr;
+  study::OptimizeOptions run;
+  run.max_trials = o.tpe_trials;  // a rerun of a finished study trains nothing
+  if (o.log)
+    run.callbacks.push_back([&, log = o.log](study::Study& s, const study::FrozenTrial& t) {
+      const auto complete = static_cast<int>(s.trials({study::TrialState::Complete}).size());
+      *log << "[" << std::min(all, done + complete) << "/" << all << "] " << compensation << " TPE "
+           << report::trial_line(s, t, complete, o.tpe_trials) << std::endl;
+    });
+  // Data is borrowed for the study's duration (run_study wants shared ownership).
+  std::shared_ptr<const data::TrainTest> borrowed(&data, [](const data::TrainTest*) {});
+  auto s = run_study<Pipeline<normalize::Runtime, LeNet, C, Device>>(so, base, borrowed, 2 * o.tpe_trials + 10, run);
+  return {compensation, so.name, s->trials()};
+}
+
 }  // namespace detail
 
 /**
@@ -129,9 +210,11 @@ ReportResult run_normalization_report(const ReportOptions& o, const data::TrainT
     choose<compensate::Notebook, compensate::Exact, compensate::None>(c, []<class C>(std::type_identity<C>) {},
                                                                       "--compensations");
   std::filesystem::create_directories(o.out);
+  const std::string protocol = detail::report_protocol(o.base, data);
   const std::string url = "sqlite:///" + (o.out / "report.sqlite3").string();
   const auto& d = result.design;
-  const std::size_t per_compensation = d.means.size() * d.stds.size() * d.seeds.size() + 2 * o.noise_seeds;
+  const std::size_t per_compensation =
+      d.means.size() * d.stds.size() * d.seeds.size() + 2 * o.noise_seeds + static_cast<std::size_t>(o.tpe_trials);
   const std::size_t all = per_compensation * o.compensations.size();
   std::size_t done = 0;
   InterruptGuard ctrl_c;  // Ctrl-C stops between batches; the run in progress is recorded as FAIL
@@ -143,7 +226,9 @@ ReportResult run_normalization_report(const ReportOptions& o, const data::TrainT
         so.name = "report-" + kind + "-" + compensation;
         so.storage_url = url;
         so.direction = study::StudyDirection::Maximize;
-        return std::make_unique<study::Study>(so, std::make_unique<search::RandomSampler>(o.first_seed));
+        auto s = std::make_unique<study::Study>(so, std::make_unique<search::RandomSampler>(o.first_seed));
+        detail::check_report_protocol(*s, protocol, o.out);
+        return s;
       };
       auto run_all = [&](study::Study& s, const std::vector<std::pair<double, double>>& points,
                          const std::vector<uint64_t>& seeds, std::vector<report::GridRun>& into) {
@@ -172,9 +257,17 @@ ReportResult run_normalization_report(const ReportOptions& o, const data::TrainT
         for (double s : d.stds) cells.emplace_back(m, s);
       auto grid = open("grid");
       run_all(*grid, cells, d.seeds, result.grid);
+      if (o.tpe_trials > 0) result.studies.push_back(detail::report_study<C, Device>(o, data, url, compensation, done, all));
+      done = std::min(all, done + static_cast<std::size_t>(o.tpe_trials));
     }, "--compensations");
+    std::map<std::pair<double, double>, std::vector<double>> floor;  // the noise floor's points
+    for (const auto& r : result.noise)
+      if (r.compensation == compensation) floor[{r.mean, r.std}].push_back(r.accuracy);
+    std::vector<std::vector<double>> groups;
+    for (auto& [point, values] : floor) groups.push_back(std::move(values));
     result.findings.push_back(report::find(compensation, report::grid_cells(d, result.grid, compensation),
-                                           1.0 / static_cast<double>(data.classes)));
+                                           1.0 / static_cast<double>(data.classes), d.means, d.stds,
+                                           report::pooled_sd(groups)));
     result.verdict += (result.verdict.empty() ? "" : "; ") + report::sentence(result.findings.back());
   }
   return result;

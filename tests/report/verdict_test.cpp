@@ -52,7 +52,36 @@ TEST_CASE("the verdict says which factor matters, with F, p and eta2, and where 
   CHECK(s.rfind("with the exact compensation, mean matters (F=", 0) == 0);
   CHECK(s.find("p<1e-12") != std::string::npos);
   CHECK(s.find("std does not matter beyond seed noise") != std::string::npos);
-  CHECK(s.find("3 of 9 cells within noise of the best (0.9003), 3 at chance") != std::string::npos);
+  CHECK(s.find("; 3 of 9 cells within noise of the best (0.9003); 3 at chance") != std::string::npos);
+  CHECK(s.find("unstable") == std::string::npos);
+  SECTION("given the grid's levels, it says where the best and the failing cells lie") {
+    const auto g = report::find("exact", y, 0.1, {-3, 0, 3}, {0.1, 0.447, 2});
+    CHECK(g.where_within_noise == "mean 3 (every std)");
+    CHECK(g.where_at_chance == "mean -3 (every std)");
+    CHECK(report::sentence(g).find("3 of 9 cells within noise of the best (0.9003): mean 3 (every std); "
+                                   "3 at chance: mean -3 (every std)") != std::string::npos);
+  }
+  SECTION("with the noise floor's sd, the band around the best is two of its standard errors") {
+    // Best cell 0.90033 (mean 3, std 2); its neighbours are 0.00033 and 0.00067 below. A noise
+    // floor sd of 1e-4 gives a band of 2e-4 * sqrt(2/3) = 1.6e-4: the best cell alone.
+    const auto g = report::find("exact", y, 0.1, {-3, 0, 3}, {0.1, 0.447, 2}, 1e-4);
+    CHECK(g.cells_within_noise == 1);
+    CHECK(g.where_within_noise == "mean 3 (std 2)");
+    CHECK(report::sentence(g).find("seed noise sd 0.0001 at the noise floor's points, ") != std::string::npos);
+  }
+  SECTION("a cell where one seed falls to chance and another trains is unstable") {
+    auto z = y;
+    z[1][2] = {0.1, 0.9, 0.85};
+    const auto g = report::find("exact", z, 0.1, {-3, 0, 3}, {0.1, 0.447, 2});
+    CHECK(g.cells_unstable == 1);
+    CHECK(g.where_unstable == "mean 0 (std 2)");
+    CHECK(report::sentence(g).find("; 1 unstable (a seed at chance, another not): mean 0 (std 2)") != std::string::npos);
+  }
+  SECTION("pooled_sd is the sample sd pooled over groups") {
+    // (1, 3): mean 2, ss 2; (4, 6, 8): mean 6, ss 8; pooled: sqrt(10 / 3).
+    CHECK(report::pooled_sd({{1, 3}, {4, 6, 8}, {5}}) == Approx(std::sqrt(10.0 / 3)).epsilon(1e-15));
+    CHECK(std::isnan(report::pooled_sd({{1}})));
+  }
   CHECK(report::format_p(0.0213) == "p=0.021");
   CHECK(report::format_p(2.5e-5) == "p=2.5e-05");
 }

@@ -15,8 +15,23 @@
 #include "normlab/report/grid_design.hpp"
 #include "normlab/report/study_summary.hpp"
 #include "normlab/report/verdict.hpp"
+#include "normlab/search/normalization_space.hpp"
+#include "normlab/study/trial.hpp"
 
 namespace normlab::report {
+
+/// The notebook's study for one compensation, as a report ran it.
+struct TpeStudy {
+  std::string compensation;
+  std::string name;                          ///< its name in report.sqlite3 ("report-tpe-exact")
+  std::vector<study::FrozenTrial> trials;    ///< every trial, by number
+};
+
+/// How Optuna 3.1's fANOVA divides one TPE study's variance between mean and std (they sum to 1).
+struct Importance {
+  std::string compensation;
+  double mean = NAN, std = NAN;
+};
 
 namespace detail {
 inline std::ofstream open_for_writing(const std::filesystem::path& path) {
@@ -60,12 +75,32 @@ inline void write_anova_csv(const std::filesystem::path& path, const std::vector
   detail::check_written(out, path);
 }
 
+/// One row per TPE trial: compensation,number,state,mean,std,accuracy (empty when it has none).
+inline void write_tpe_csv(const std::filesystem::path& path, const std::vector<TpeStudy>& studies) {
+  auto out = detail::open_for_writing(path);
+  out << "compensation,number,state,mean,std,accuracy\n";
+  for (const auto& s : studies)
+    for (const auto& t : s.trials) {
+      const auto param = [&](const char* name) {
+        const auto it = t.params.find(name);
+        return it == t.params.end() ? std::string() : detail::number(it->second);
+      };
+      out << s.compensation << ',' << t.number << ',' << study::to_string(t.state) << ',' << param(search::kMeanParam)
+          << ',' << param(search::kStdParam) << ',' << (t.value ? detail::number(*t.value) : std::string()) << '\n';
+    }
+  detail::check_written(out, path);
+}
+
 /// What report.md says besides the numbers: how it was made.
 struct ReportContext {
   std::string command;     ///< the exact command line
   std::string machine;     ///< CPU, BLAS core, threads, library versions (device::kernels_line())
   std::string data;        ///< dataset, images, epochs
-  std::vector<std::string> images;  ///< pictures beside report.md, shown in this order
+  /// Pictures beside report.md; each row is shown side by side.
+  std::vector<std::vector<std::string>> images;
+  std::vector<TpeStudy> studies;          ///< the notebook's study per compensation (may be empty)
+  std::vector<Importance> importances;    ///< Optuna's fANOVA of those studies (may be empty)
+  std::string importance_note;            ///< why there are none, when there are none
 };
 
 /// report.md: the verdict, the noise floor, each compensation's ANOVA table and the pictures.
@@ -77,7 +112,11 @@ inline void write_report_markdown(const std::filesystem::path& path, const GridD
   out << "## Verdict\n\n";
   for (const auto& f : findings) out << "- " << sentence(f) << ".\n";
   out << "\nA factor *matters* when its F test against the seed noise (the spread of a cell's " << design.seeds.size()
-      << " seeds) gives p < 0.01; eta2 is the share of the accuracy's variance it explains.\n\n";
+      << " seeds) gives p < 0.01; eta2 is the share of the accuracy's variance it explains. A cell is *within noise "
+         "of the best* when its mean is within two standard errors of a difference of two cell means, from the "
+         "noise floor's sd; *at chance* when its mean is at most chance + 0.05; *unstable* when one of its seeds "
+         "is at chance and another is not (the F tests assume one noise level for all cells: unstable cells "
+         "inflate the pooled one, which makes the tests conservative).\n\n";
   out << "## Noise floor\n\nThe same (mean, std), trained with different seeds:\n\n";
   out << "| compensation | (mean, std) | seeds | mean accuracy | sd | min | max |\n|---|---|---|---|---|---|---|\n";
   for (const auto& f : findings)
@@ -105,13 +144,50 @@ inline void write_report_markdown(const std::filesystem::path& path, const GridD
           << detail::number(row->eta_sq, "%.3f") << " |\n";
     out << '\n';
   }
+  if (!context.studies.empty()) {
+    out << "## The notebook's study beside the grid\n\nA TPE search over the same space per compensation, every trial "
+           "trained with the first seed (as the notebook does). fANOVA: the importance Optuna 3.1 gives mean and std "
+           "(`FanovaImportanceEvaluator(seed=0)` on report.sqlite3; they sum to 1); beside it the grid's share of "
+           "eta2, eta2(mean) / (eta2(mean) + eta2(std)), which asks the same question of the designed experiment.\n\n"
+        << "| compensation | complete trials | best accuracy | at (mean, std) | fANOVA mean | fANOVA std | grid's share of mean |\n"
+        << "|---|---|---|---|---|---|---|\n";
+    for (const auto& s : context.studies) {
+      const study::FrozenTrial* best = nullptr;
+      int complete = 0;
+      for (const auto& t : s.trials)
+        if (t.state == study::TrialState::Complete && t.value) {
+          ++complete;
+          if (!best || *t.value > *best->value) best = &t;
+        }
+      const Importance* imp = nullptr;
+      for (const auto& i : context.importances)
+        if (i.compensation == s.compensation) imp = &i;
+      double share = NAN;
+      for (const auto& f : findings)
+        if (f.compensation == s.compensation) share = f.anova.a.eta_sq / (f.anova.a.eta_sq + f.anova.b.eta_sq);
+      out << "| " << s.compensation << " | " << complete << " | "
+          << (best ? detail::number(*best->value, "%.4f") : std::string("-")) << " | "
+          << (best ? "(" + detail::number(best->params.at(search::kMeanParam), "%.3f") + ", " +
+                         detail::number(best->params.at(search::kStdParam), "%.3f") + ")"
+                   : std::string("-"))
+          << " | " << (imp ? detail::number(imp->mean, "%.3f") : std::string("-")) << " | "
+          << (imp ? detail::number(imp->std, "%.3f") : std::string("-")) << " | " << detail::number(share, "%.3f")
+          << " |\n";
+    }
+    out << '\n';
+    if (context.importances.empty() && !context.importance_note.empty()) out << context.importance_note << "\n\n";
+  }
   if (!context.images.empty()) {
     out << "## Pictures\n\n";
-    for (const auto& image : context.images) out << "![" << image << "](" << image << ")\n\n";
+    for (const auto& row : context.images) {
+      for (const auto& image : row) out << "![" << image << "](" << image << ")\n";
+      out << '\n';
+    }
   }
   out << "## How this was made\n\n- command: `" << context.command << "`\n- data: " << context.data
       << "\n- machine: `" << context.machine << "`\n- files: trials.csv (every grid run), noise_floor.csv, anova.csv, "
-      << "report.sqlite3 (every run as a trial: Optuna reads it)\n";
+      << (context.studies.empty() ? "" : "tpe.csv (every TPE trial), ")
+      << "report.sqlite3 (every run as a trial: Optuna reads it), report.html (this page, pictures inline)\n";
   detail::check_written(out, path);
 }
 
