@@ -45,6 +45,10 @@ case "$cmd" in
     fi
     if [ -f "$dir/data/postmaster.pid" ]; then "$0" stop "$dir" || true; fi
     rm -rf "$dir" && mkdir -p "$dir"
+    if ! as_server_user test -x "$(dirname "$dir")"; then
+      echo "postgres_server.sh: the server's user cannot enter $(dirname "$dir") (chmod a+x it)" >&2
+      exit 1
+    fi
     [ "$(id -u)" = 0 ] && chown postgres: "$dir"
     chmod 700 "$dir"
     as_server_user "$bin/initdb" -D "$dir/data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 \

@@ -11,6 +11,7 @@
 #if NORMLAB_HAVE_POSTGRES
 
 #include <libpq-fe.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -387,6 +388,61 @@ TEST_CASE("postgres: Study::optimize in 4 processes with max_trials 8 runs exact
     CHECK(all[i].number == static_cast<int64_t>(i));
     CHECK(all[i].state == TrialState::Complete);
   }
+}
+
+TEST_CASE("postgres: a worker killed mid-trial: its trial FAILs and the others still reach max_trials",
+          "[.postgres][study][storage]") {
+  PostgresBackend backend;
+  StudyOptions o;
+  o.name = "MNIST";
+  o.storage_url = backend.url;
+  auto work = [&](uint64_t seed, double sleep_seconds) {
+    Study study = Study::create(o, search::make_sampler("random", seed));
+    OptimizeOptions run;
+    run.max_trials = 6;
+    run.max_trials_states = {TrialState::Complete, TrialState::Pruned, TrialState::Running};
+    run.heartbeat_interval = 0.5;
+    study.optimize(
+        [&](Trial& t) {
+          std::this_thread::sleep_for(std::chrono::duration<double>(sleep_seconds));
+          return t.suggest_float("mean", -3, 3);
+        },
+        100, run);
+  };
+  std::vector<pid_t> children;
+  for (int w = 0; w < 3; ++w) {
+    const pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+      int status = 0;
+      try {
+        work(static_cast<uint64_t>(w), w == 0 ? 30.0 : 0.3);  // worker 0 hangs in its first trial
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "worker %d: %s\n", w, e.what());
+        status = 2;
+      }
+      std::_Exit(status);
+    }
+    children.push_back(pid);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(800));
+  REQUIRE(::kill(children[0], SIGKILL) == 0);  // mid-trial: its trial stays RUNNING, its heart stops
+  for (size_t k = 0; k < children.size(); ++k) {
+    int status = 0;
+    REQUIRE(waitpid(children[k], &status, 0) == children[k]);
+    if (k > 0) CHECK((WIFEXITED(status) && WEXITSTATUS(status) == 0));
+  }
+  PostgresStorage s(backend.url);
+  const auto all = s.get_all_trials(*s.find_study("MNIST"));
+  int complete = 0, failed = 0;
+  for (size_t i = 0; i < all.size(); ++i) {
+    CHECK(all[i].number == static_cast<int64_t>(i));
+    complete += all[i].state == TrialState::Complete;
+    failed += all[i].state == TrialState::Fail;
+    CHECK(all[i].state != TrialState::Running);
+  }
+  CHECK(complete == 6);
+  CHECK(failed == 1);
 }
 
 TEST_CASE("postgres: the trial of a worker that died is failed once its heartbeat lapses",

@@ -72,7 +72,8 @@ struct StudyOptions {
   std::string name;
   /// Stored with a new study; an existing study must have the same one (or NOT_SET).
   StudyDirection direction = StudyDirection::Maximize;
-  /// "" (memory), "sqlite:///relative.db", "sqlite:////absolute.db" (see open_storage()).
+  /// "" (memory), "sqlite:///relative.db", "sqlite:////absolute.db",
+  /// "postgresql://user@host:port/database" (see open_storage(); docs/distributed.md).
   std::string storage_url;
   /// Continue an existing study of this name (true, the notebook's choice) or refuse it.
   bool load_if_exists = true;
@@ -136,7 +137,9 @@ struct OptimizeOptions {
   /// never run more than max_trials trials between them.
   std::optional<int64_t> max_trials;
   /// MaxTrialsCallback's default: COMPLETE only (running trials are not counted, so several
-  /// workers may finish a few more than max_trials).
+  /// workers may finish a few more than max_trials). With RUNNING among them and a heartbeat
+  /// interval, a worker that finds the budget spent waits while trials are still RUNNING: one of a
+  /// worker that died FAILs once its heartbeat lapses, and its place is taken again.
   std::vector<TrialState> max_trials_states = {TrialState::Complete};
   /// Start no new trial after this many seconds (Optuna's timeout).
   std::optional<double> timeout_seconds;
@@ -731,6 +734,19 @@ NORMLAB_INLINE void Study::optimize(const std::function<double(Trial&)>& objecti
   interrupt::clear();
   InterruptGuard on_ctrl_c;  // Ctrl-C stops the running trials cleanly: recorded, then queued again
 
+  // max_trials is spent. With heartbeats and RUNNING trials counted, some of those may belong to a
+  // worker that died: wait while any is RUNNING (true: look again), for as its heartbeat lapses it
+  // FAILs (ask_with) and frees its place, which this worker then takes. So the study reaches its
+  // budget even when a worker is killed; the others stop once no trial is running.
+  auto wait_for_running = [&] {
+    if (!heartbeat || !detail::state_selected(TrialState::Running, options.max_trials_states) ||
+        storage_->count_trials(study_id_, {TrialState::Running}) == 0)
+      return false;
+    claimed.fetch_sub(1);
+    std::this_thread::sleep_for(std::chrono::duration<double>(std::min(*heartbeat, 1.0)));
+    storage_->fail_stale_trials(study_id_, grace_period(*heartbeat));
+    return true;
+  };
   auto worker = [&] {
     try {
       while (!stop_) {
@@ -743,12 +759,14 @@ NORMLAB_INLINE void Study::optimize(const std::function<double(Trial&)>& objecti
         if (options.timeout_seconds && elapsed() >= *options.timeout_seconds) break;
         if (claimed.fetch_add(1) >= n_trials) break;
         if (options.max_trials && storage_->count_trials(study_id_, options.max_trials_states) >= *options.max_trials) {
+          if (wait_for_running()) continue;
           stop_ = true;
           break;
         }
         std::exception_ptr trial_error, trial_interrupted;
         const std::optional<FrozenTrial> ran = run_trial(objective, heartbeat, options, trial_error, trial_interrupted);
-        if (!ran) {  // another worker spent the last of max_trials meanwhile
+        if (!ran) {  // another worker took the last of max_trials meanwhile
+          if (wait_for_running()) continue;
           stop_ = true;
           break;
         }
