@@ -8,8 +8,9 @@ cd "$(dirname "$0")/.."
 packages=(build-essential cmake ninja-build pkg-config zlib1g-dev
           libtorch-dev libopenblas0-openmp libboost-dev librange-v3-dev catch2 libbenchmark-dev
           libsqlite3-dev sqlite3 libcli11-dev libcairo2-dev libjpeg62-turbo-dev libpng-dev
+          libpq-dev postgresql  # PostgreSQL storage (libpq) and the server its tests start (docs/distributed.md)
           python3 python3-optuna python3-matplotlib python3-torch python3-torchvision python3-pil
-          dataset-fashion-mnist)  # Python and Fashion-MNIST: only for the interoperability tests
+          python3-psycopg2 dataset-fashion-mnist)  # Python and Fashion-MNIST: only for the interoperability tests
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
