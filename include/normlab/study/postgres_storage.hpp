@@ -600,31 +600,36 @@ class PostgresStorage final : public Storage {
     }
     ids += "}";
     if (unread.empty()) return trials;
-    auto each = [&](const char* sql, auto&& fn) {
-      const detail::PgResult r = conn_->query(sql, {ids});
-      for (int i = 0; i < r.rows(); ++i) {
-        const auto it = unread.find(r.int64(i, 0));
-        if (it != unread.end()) fn(trials[it->second], r, i);
+    // Everything else about those trials in one round trip: (kind, trial_id, key, number, text, step).
+    const detail::PgResult r = conn_->query(
+        "SELECT 'p', trial_id, param_name, param_value, distribution_json, NULL::integer FROM trial_params "
+        "WHERE trial_id = ANY($1::integer[]) "
+        "UNION ALL SELECT 'v', trial_id, NULL, value, value_type::text, NULL FROM trial_values "
+        "WHERE objective = 0 AND trial_id = ANY($1::integer[]) "
+        "UNION ALL SELECT 'i', trial_id, NULL, intermediate_value, intermediate_value_type::text, step "
+        "FROM trial_intermediate_values WHERE trial_id = ANY($1::integer[]) "
+        "UNION ALL SELECT 'u', trial_id, key, NULL, value_json, NULL FROM trial_user_attributes "
+        "WHERE trial_id = ANY($1::integer[]) "
+        "UNION ALL SELECT 's', trial_id, key, NULL, value_json, NULL FROM trial_system_attributes "
+        "WHERE trial_id = ANY($1::integer[])",
+        {ids});
+    for (int i = 0; i < r.rows(); ++i) {
+      const auto it = unread.find(r.int64(i, 1));
+      if (it == unread.end()) continue;
+      FrozenTrial& t = trials[it->second];
+      switch (r.text(i, 0)[0]) {
+        case 'p': {
+          const std::string name = r.text(i, 2);
+          t.params[name] = r.real(i, 3);
+          t.distributions.insert_or_assign(name, parse_distribution(r.text(i, 4)));
+          break;
+        }
+        case 'v': t.value = stored_value(r, i, 3, 4); break;
+        case 'i': t.intermediate_values[r.int64(i, 5)] = stored_value(r, i, 3, 4); break;
+        case 'u': t.user_attrs[r.text(i, 2)] = r.text(i, 4); break;
+        case 's': t.system_attrs[r.text(i, 2)] = r.text(i, 4); break;
       }
-    };
-    each("SELECT trial_id, param_name, param_value, distribution_json FROM trial_params "
-         "WHERE trial_id = ANY($1::integer[]) ORDER BY param_id",
-         [&](FrozenTrial& t, const detail::PgResult& r, int i) {
-           const std::string name = r.text(i, 1);
-           t.params[name] = r.real(i, 2);
-           t.distributions.insert_or_assign(name, parse_distribution(r.text(i, 3)));
-         });
-    each("SELECT trial_id, value, value_type FROM trial_values WHERE objective = 0 AND trial_id = ANY($1::integer[])",
-         [&](FrozenTrial& t, const detail::PgResult& r, int i) { t.value = stored_value(r, i, 1, 2); });
-    each("SELECT trial_id, step, intermediate_value, intermediate_value_type FROM trial_intermediate_values "
-         "WHERE trial_id = ANY($1::integer[])",
-         [&](FrozenTrial& t, const detail::PgResult& r, int i) {
-           t.intermediate_values[r.int64(i, 1)] = stored_value(r, i, 2, 3);
-         });
-    each("SELECT trial_id, key, value_json FROM trial_user_attributes WHERE trial_id = ANY($1::integer[])",
-         [&](FrozenTrial& t, const detail::PgResult& r, int i) { t.user_attrs[r.text(i, 1)] = r.text(i, 2); });
-    each("SELECT trial_id, key, value_json FROM trial_system_attributes WHERE trial_id = ANY($1::integer[])",
-         [&](FrozenTrial& t, const detail::PgResult& r, int i) { t.system_attrs[r.text(i, 1)] = r.text(i, 2); });
+    }
     for (const auto& [id, pos] : unread)
       if (is_finished(trials[pos].state)) finished_[id] = trials[pos];
     return trials;
