@@ -29,3 +29,10 @@ find_package(PkgConfig QUIET)
 if(PkgConfig_FOUND AND NOT TARGET PkgConfig::normlab_cairo)
   pkg_check_modules(normlab_cairo QUIET IMPORTED_TARGET cairo)
 endif()
+
+# The PostgreSQL storage (study/postgres_storage.hpp) talks to the server through libpq, found
+# through pkg-config (libpq-dev); optional: without it open_storage() says that postgresql:// URLs
+# need a build with libpq, and everything else builds.
+if(PkgConfig_FOUND AND NOT TARGET PkgConfig::normlab_libpq)
+  pkg_check_modules(normlab_libpq QUIET IMPORTED_TARGET libpq)
+endif()

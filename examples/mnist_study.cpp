@@ -67,7 +67,7 @@ int main(int argc, char** argv) try {
   if (max_trials > 0) trials = std::min(trials, std::max(0, max_trials - complete));
   std::fprintf(stderr, "mnist_study: study '%s' in %s: %zu trial(s) so far, %d complete%s; worker %lld (sampler seed "
                "%llu); running %d more (%d epoch(s), %lld/%lld images, %s sampler, %d thread(s), device %s)\n",
-               options.name.c_str(), options.storage_url.empty() ? "memory" : options.storage_url.c_str(), existing,
+               options.name.c_str(), options.storage_url.empty() ? "memory" : study::detail::redact_url(options.storage_url).c_str(), existing,
                complete, max_trials > 0 ? (" of " + std::to_string(max_trials)).c_str() : "",
                static_cast<long long>(worker.number), static_cast<unsigned long long>(worker.seed), trials, base.epochs,
                static_cast<long long>(data->train.first(base.train_limit).size()),

@@ -83,7 +83,7 @@ int main(int argc, char** argv) try {
   app.add_option("--workers", o.workers, "decoding threads")->check(CLI::Range(0, 1024));
   app.add_option("--classes", o.classes, "output classes (0: from the weights, else the folder)")->check(CLI::Range(int64_t{0}, int64_t{INT_MAX}));
   app.add_option("--threads", o.threads, "intra-op threads (default: this machine's cores)")->check(CLI::Range(0, 4096));
-  app.add_option("--storage", options.storage_url, "sqlite:///FILE, or :memory:");
+  app.add_option("--storage", options.storage_url, "sqlite:///FILE, postgresql://USER@HOST:PORT/DB, or :memory:");
   app.add_option("--study-name", options.name, "study name (resumed when it exists)");
   app.add_option("--sampler", sampler, "how trials are proposed")->check(CLI::IsMember({"tpe", "random", "grid", "qmc"}));
   app.add_option("--seed", o.seed, "sampler seed and torch::manual_seed");
@@ -115,7 +115,7 @@ int main(int argc, char** argv) try {
   auto s = study::Study::create(options, search::make_sampler(sampler, o.seed));
   record_kernels(s, device::cpu_kernels(), device::Named::select().str());  // the study records the device
   std::fprintf(stderr, "resnet_study: study '%s' in %s: %zu trial(s) so far; running %d more (%s, %lld test images, %d epoch(s) per trial)\n",
-               options.name.c_str(), options.storage_url.c_str(), s.trials().size(), trials, arch.c_str(),
+               options.name.c_str(), study::detail::redact_url(options.storage_url).c_str(), s.trials().size(), trials, arch.c_str(),
                static_cast<long long>(test->set.size()), o.epochs);
 
   const auto f = choose<ResNet18, ResNet34, ResNet50>(arch, [&]<class Model>(std::type_identity<Model>) {

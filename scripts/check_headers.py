@@ -53,6 +53,7 @@ TORCH_HEADER = re.compile(r"^(torch|ATen|c10|caffe2)/")
 TORCH_NAME = re.compile(r"(?<![\w:])(torch|at|c10)::")
 TORCH_PATH = re.compile(r"/(torch|ATen|c10|caffe2)/")
 CAIRO_HEADER = re.compile(r"^cairo")
+LIBPQ_HEADER = re.compile(r"^libpq-fe\.h$")
 
 
 def strip_comments_and_strings(text):
@@ -79,6 +80,7 @@ def main():
     parser.add_argument("--work", required=True, help="a scratch folder (the build tree's)")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--no-cairo", action="store_true", help="skip the headers that include cairo")
+    parser.add_argument("--no-libpq", action="store_true", help="skip the headers that include libpq (<libpq-fe.h>)")
     parser.add_argument("--std", default="c++20")
     parser.add_argument("only", nargs="*", help="check only the headers whose path holds one of these")
     args = parser.parse_args()
@@ -105,11 +107,12 @@ def main():
         return seen
 
     problems = []
-    needs_torch, needs_cairo = {}, {}
+    needs_torch, needs_cairo, needs_libpq = {}, {}, {}
     for rel in sorted(headers):
         reach = [rel] + sorted(closure(rel))
         needs_torch[rel] = any(TORCH_HEADER.match(i) for r in reach for i in includes[r])
         needs_cairo[rel] = any(CAIRO_HEADER.match(i) for r in reach for i in includes[r])
+        needs_libpq[rel] = any(LIBPQ_HEADER.match(i) for r in reach for i in includes[r])
         unit = rel.split("/")[1]
         if unit in NO_TORCH_UNITS and needs_torch[rel]:
             problems.append(f"{rel}: reaches LibTorch, but {unit} builds without it (docs/layers.md)")
@@ -209,6 +212,9 @@ def main():
     if args.no_cairo:
         skipped = [rel for rel in todo if needs_cairo[rel]]
         todo = [rel for rel in todo if not needs_cairo[rel]]
+    if args.no_libpq:
+        skipped += [rel for rel in todo if needs_libpq[rel]]
+        todo = [rel for rel in todo if not needs_libpq[rel]]
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         # LibTorch's precompiled header first (one core), the torch-free headers meanwhile.
         pch = pool.submit(make_pch) if any(needs_torch[r] for r in todo) else None

@@ -8,8 +8,10 @@ cd "$(dirname "$0")/.."
 packages=(build-essential cmake ninja-build pkg-config zlib1g-dev
           libtorch-dev libopenblas0-openmp libboost-dev librange-v3-dev catch2 libbenchmark-dev
           libsqlite3-dev sqlite3 libcli11-dev libcairo2-dev libjpeg62-turbo-dev libpng-dev
-          python3 python3-optuna python3-matplotlib python3-torch python3-torchvision python3-pil python3-sklearn python3-scipy
-          dataset-fashion-mnist)  # Python and Fashion-MNIST: for the interoperability tests and the report's fANOVA (sklearn)
+          libpq-dev postgresql  # PostgreSQL storage (libpq) and the server its tests start (docs/distributed.md)
+          python3 python3-optuna python3-matplotlib python3-torch python3-torchvision python3-pil
+          python3-psycopg2 python3-sklearn python3-scipy dataset-fashion-mnist)
+          # Python and Fashion-MNIST: for the interoperability tests, and the report's fANOVA (sklearn)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

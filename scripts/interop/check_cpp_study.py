@@ -5,6 +5,9 @@ continues it with TPE, and writes what it then sees for normlab to check in turn
 
     check_cpp_study.py --db DB --manifest MANIFEST.json --expected-out EXPECTED.json
                        [--plot contour.png] [--v320 V320_DB]
+    check_cpp_study.py --url postgresql://... --reference-url postgresql://.../empty_db ...
+                       (the same on PostgreSQL: the schema is compared with the one Optuna
+                       creates in the empty database REFERENCE_URL; --v320 is then a URL too)
 
 Exit status 0 when everything matched.
 """
@@ -51,29 +54,71 @@ def schema(db):
     return rows, version, alembic
 
 
+def pg_schema(url):
+    """What PostgreSQL's catalog says of a database's public schema: columns with their types and
+    defaults, constraints, indexes, ENUM labels, sequences, and the version rows."""
+    import psycopg2
+    con = psycopg2.connect("postgresql://" + url.split("://", 1)[1])
+    cur = con.cursor()
+    out = {}
+    for key, sql in {
+        "columns": "SELECT table_name, column_name, ordinal_position, data_type, udt_name, character_maximum_length, "
+                   "numeric_precision, is_nullable, column_default FROM information_schema.columns "
+                   "WHERE table_schema = 'public' ORDER BY 1, 3",
+        "constraints": "SELECT conrelid::regclass::text, conname, contype, pg_get_constraintdef(oid) FROM pg_constraint "
+                       "WHERE connamespace = 'public'::regnamespace ORDER BY 1, 2",
+        "indexes": "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public' ORDER BY 1",
+        "enums": "SELECT t.typname, e.enumlabel, e.enumsortorder FROM pg_enum e JOIN pg_type t ON t.oid = e.enumtypid "
+                 "ORDER BY 1, 3",
+        "sequences": "SELECT sequence_name, data_type, start_value, increment FROM information_schema.sequences "
+                     "WHERE sequence_schema = 'public' ORDER BY 1",
+        "version_info": "SELECT * FROM version_info",
+        "alembic_version": "SELECT * FROM alembic_version",
+    }.items():
+        cur.execute(sql)
+        out[key] = [list(map(str, r)) for r in cur.fetchall()]
+    con.close()
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--db", required=True)
+    ap.add_argument("--db")
+    ap.add_argument("--url")
+    ap.add_argument("--reference-url")
     ap.add_argument("--manifest", required=True)
     ap.add_argument("--expected-out", required=True)
     ap.add_argument("--plot")
     ap.add_argument("--v320")
     args = ap.parse_args()
-    url = f"sqlite:///{args.db}"
+    if bool(args.db) == bool(args.url):
+        ap.error("give --db (SQLite) or --url (PostgreSQL)")
+    target = args.url or args.db
+    url = "postgresql+psycopg2://" + args.url.split("://", 1)[1] if args.url else f"sqlite:///{args.db}"
 
-    # 1. The schema is the one Optuna 3.1 creates, byte for byte.
-    with tempfile.TemporaryDirectory() as tmp:
-        ref = os.path.join(tmp, "ref.sqlite3")
-        optuna.create_study(storage=f"sqlite:///{ref}", study_name="ref")
-        ref_rows, ref_version, ref_alembic = schema(ref)
-    rows, version, alembic = schema(args.db)
-    expect(rows == ref_rows, "sqlite_master differs from a file Optuna 3.1 creates")
-    expect(version == ref_version, f"version_info {version} != {ref_version}")
-    expect(alembic == ref_alembic, f"alembic_version {alembic} != {ref_alembic}")
+    # 1. The schema is the one Optuna 3.1 creates, byte for byte (SQLite) or catalog entry for
+    #    catalog entry (PostgreSQL).
+    if args.url:
+        if not args.reference_url:
+            ap.error("--url needs --reference-url (an empty database for Optuna to create its schema in)")
+        optuna.create_study(storage="postgresql+psycopg2://" + args.reference_url.split("://", 1)[1], study_name="ref")
+        ref, mine = pg_schema(args.reference_url), pg_schema(args.url)
+        for key in ref:
+            expect(mine[key] == ref[key], f"PostgreSQL {key} differ from a database Optuna 3.1 creates:\n"
+                                          f"  normlab: {mine[key]}\n  Optuna:  {ref[key]}")
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            ref = os.path.join(tmp, "ref.sqlite3")
+            optuna.create_study(storage=f"sqlite:///{ref}", study_name="ref")
+            ref_rows, ref_version, ref_alembic = schema(ref)
+        rows, version, alembic = schema(args.db)
+        expect(rows == ref_rows, "sqlite_master differs from a file Optuna 3.1 creates")
+        expect(version == ref_version, f"version_info {version} != {ref_version}")
+        expect(alembic == ref_alembic, f"alembic_version {alembic} != {ref_alembic}")
 
     # 2. Every trial reads back as normlab wrote it.
     manifest = json.load(open(args.manifest))
-    got = dump_storage(args.db)
+    got = dump_storage(target)
     expect([s["name"] for s in got["studies"]] == [s["name"] for s in manifest["studies"]], "study names")
     for want_study, got_study in zip(manifest["studies"], got["studies"]):
         name = want_study["name"]
@@ -150,13 +195,14 @@ def main():
     # 6. A file stamped for Optuna >= 3.2 is refused by Optuna 3.1, as the notes say.
     if args.v320:
         try:
-            optuna.load_study(study_name="MNIST", storage=f"sqlite:///{args.v320}")
+            v320 = args.v320 if "://" in args.v320 else f"sqlite:///{args.v320}"
+            optuna.load_study(study_name="MNIST", storage=v320.replace("postgresql://", "postgresql+psycopg2://"))
             expect(False, "Optuna 3.1 opened a v3.2.0.a file")
         except RuntimeError as e:
             expect("Please try updating optuna" in str(e), f"v3.2.0.a refusal: {e}")
 
     with open(args.expected_out, "w") as f:
-        json.dump(dump_storage(args.db), f, indent=1)
+        json.dump(dump_storage(target), f, indent=1)
 
     if failures:
         print(f"check_cpp_study: {len(failures)} mismatch(es)", file=sys.stderr)

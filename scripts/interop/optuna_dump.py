@@ -1,5 +1,6 @@
-"""Every trial of every study in an Optuna RDB storage, as Optuna 3.1 reads it, in the JSON form that
-normlab's tests compare with (tests/study/storage_test.cpp, tests/study/interop_tool.cpp).
+"""Every trial of every study in an Optuna RDB storage (an SQLite file, or a PostgreSQL database
+through psycopg2), as Optuna 3.1 reads it, in the JSON form that normlab's tests compare with
+(tests/study/storage_test.cpp, tests/study/interop_tool.cpp).
 
 Each trial: trial_id, number, state, value (null, a float, Infinity), params (internal values),
 distributions (canonical distribution_json, legacy names converted as Optuna converts them),
@@ -13,16 +14,33 @@ import optuna
 from optuna.distributions import _convert_old_distribution_to_new_distribution, distribution_to_json
 
 
-def dump_storage(db_path):
-    url = f"sqlite:///{db_path}"
-    con = sqlite3.connect(db_path)
-    raw = {t: (s or "", e or "") for t, s, e in con.execute(
-        "SELECT trial_id, datetime_start, datetime_complete FROM trials")}
-    raw_dist = {(t, n): j for t, n, j in con.execute(
+def _connect(target):
+    """(SQLAlchemy URL, DB-API connection, how the SQL names a datetime column as text) for an SQLite
+    file path or a PostgreSQL URL (postgresql://... or postgresql+psycopg2://...)."""
+    if target.startswith(("postgresql", "postgres:")):
+        import psycopg2
+        libpq = "postgresql://" + target.split("://", 1)[1]
+        url = "postgresql+psycopg2://" + target.split("://", 1)[1]
+        return url, psycopg2.connect(libpq), "to_char({}, 'YYYY-MM-DD HH24:MI:SS.US')"
+    return f"sqlite:///{target}", sqlite3.connect(target), "{}"
+
+
+def dump_storage(target):
+    """Every study of `target`: an SQLite file path, or a PostgreSQL URL."""
+    url, con, as_text = _connect(target)
+    cur = con.cursor()
+
+    def rows(sql):
+        cur.execute(sql)
+        return cur.fetchall()
+
+    raw = {t: (s or "", e or "") for t, s, e in rows(
+        f"SELECT trial_id, {as_text.format('datetime_start')}, {as_text.format('datetime_complete')} FROM trials")}
+    raw_dist = {(t, n): j for t, n, j in rows(
         "SELECT trial_id, param_name, distribution_json FROM trial_params")}
     raw_attrs = {}
     for table, kind in (("trial_user_attributes", "user_attrs"), ("trial_system_attributes", "system_attrs")):
-        for t, k, v in con.execute(f'SELECT trial_id, "key", value_json FROM {table}'):
+        for t, k, v in rows(f'SELECT trial_id, "key", value_json FROM {table}'):
             raw_attrs.setdefault((t, kind), {})[k] = v
     con.close()
 

@@ -12,7 +12,17 @@ function(expect_error what expected)
 endfunction()
 file(REMOVE_RECURSE ${WORK})
 file(MAKE_DIRECTORY ${WORK})
-expect_error("malformed storage URL" "postgres://x.*sqlite:///" --storage postgres://x --trials 1)
+expect_error("malformed storage URL" "mysql://x.*sqlite:///" --storage mysql://x --trials 1)
+# Nothing listens on port 1: the message names the server (or, in a build without libpq, says that
+# PostgreSQL is not supported), never the password.
+expect_error("unreachable PostgreSQL server"
+  "(cannot connect to PostgreSQL at host 127.0.0.1 port 1 database 'optuna' user 'u'|no PostgreSQL support)"
+  --storage postgresql://u:s3cret-pw@127.0.0.1:1/optuna --trials 1)
+execute_process(COMMAND ${EXE} ${common} --storage postgresql://u:s3cret-pw@127.0.0.1:1/optuna --trials 1
+                OUTPUT_VARIABLE out ERROR_VARIABLE err)
+if("${out}${err}" MATCHES "s3cret-pw")
+  message(FATAL_ERROR "the PostgreSQL password reached mnist_study's output:\n${out}${err}")
+endif()
 file(WRITE ${WORK}/not-a-study.sqlite3 "this is not a database\n")
 expect_error("a file that is no study database" "not-a-study.sqlite3" --storage sqlite:///${WORK}/not-a-study.sqlite3 --trials 1)
 expect_error("a study that must exist" "nope" --storage sqlite:///${WORK}/s.sqlite3 --study-name nope --resume-only 1 --trials 1)

@@ -26,7 +26,8 @@ struct StudyFlags {
 /// --csv, bound to `f` (whose values are the defaults --help shows).
 inline void add_study_flags(CLI::App& app, StudyFlags& f) {
   prepare(app);
-  app.add_option("--storage", f.study.storage_url, "sqlite:///FILE, or empty for memory");
+  app.add_option("--storage", f.study.storage_url, "sqlite:///FILE, postgresql://USER@HOST:PORT/DB (docs/distributed.md), "
+                 "or empty for memory");
   app.add_option("--study-name", f.study.name, "study name (resumed when it exists)");
   app.add_option("--sampler", f.sampler, "how trials are proposed")->check(CLI::IsMember({"tpe", "random", "grid", "qmc"}));
   app.add_option("--trials", f.trials, "trials to run in this invocation")->check(CLI::Range(0, INT_MAX));

@@ -52,22 +52,16 @@ class InMemoryStorage final : public Storage {
 
   FrozenTrial create_new_trial(int64_t study_id, const std::optional<FrozenTrial>& tmpl = std::nullopt) override {
     std::lock_guard lock(mutex_);
-    StudyRecord& s = study(study_id);
-    FrozenTrial t;
-    if (tmpl) {
-      // Check every template parameter before storing anything.
-      for (const auto& [name, dist] : tmpl->distributions) check_param(s, name, dist, SpaceCheck::Strict);
-      t = *tmpl;
-      for (const auto& [name, dist] : t.distributions) s.first_distribution.try_emplace(name, dist);
-    } else {
-      t.state = TrialState::Running;
-      t.datetime_start = detail::local_datetime_now();
-    }
-    t.trial_id = next_trial_id_++;
-    t.number = static_cast<int64_t>(s.trial_ids.size());
-    s.trial_ids.push_back(t.trial_id);
-    trials_.emplace(t.trial_id, TrialRecord{study_id, t, std::nullopt});
-    return t;
+    return create_locked(study_id, tmpl);
+  }
+
+  std::optional<FrozenTrial> create_new_trial_within(int64_t study_id, int64_t max_trials,
+                                                     const std::vector<TrialState>& counted) override {
+    std::lock_guard lock(mutex_);
+    int64_t n = 0;
+    for (int64_t id : study(study_id).trial_ids) n += detail::state_selected(trials_.at(id).trial.state, counted);
+    if (n >= max_trials) return std::nullopt;
+    return create_locked(study_id, std::nullopt);
   }
 
   void set_trial_param(int64_t trial_id, const std::string& name, double internal_value,
@@ -183,6 +177,26 @@ class InMemoryStorage final : public Storage {
   }
 
  private:
+  /// create_new_trial() under the mutex.
+  FrozenTrial create_locked(int64_t study_id, const std::optional<FrozenTrial>& tmpl) {
+    StudyRecord& s = study(study_id);
+    FrozenTrial t;
+    if (tmpl) {
+      // Check every template parameter before storing anything.
+      for (const auto& [name, dist] : tmpl->distributions) check_param(s, name, dist, SpaceCheck::Strict);
+      t = *tmpl;
+      for (const auto& [name, dist] : t.distributions) s.first_distribution.try_emplace(name, dist);
+    } else {
+      t.state = TrialState::Running;
+      t.datetime_start = detail::local_datetime_now();
+    }
+    t.trial_id = next_trial_id_++;
+    t.number = static_cast<int64_t>(s.trial_ids.size());
+    s.trial_ids.push_back(t.trial_id);
+    trials_.emplace(t.trial_id, TrialRecord{study_id, t, std::nullopt});
+    return t;
+  }
+
   struct StudyRecord {
     std::string name;
     StudyDirection direction;

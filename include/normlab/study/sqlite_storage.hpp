@@ -203,45 +203,20 @@ class SqliteStorage final : public Storage {
   }
 
   FrozenTrial create_new_trial(int64_t study_id, const std::optional<FrozenTrial>& tmpl = std::nullopt) override {
-    return write([&] {
-      const std::string study_name = require_study(study_id);
-      FrozenTrial t = tmpl ? *tmpl : FrozenTrial{};
-      if (!tmpl) {
-        t.state = TrialState::Running;
-        t.datetime_start = detail::local_datetime_now();
-      }
-      // As Optuna: insert RUNNING, fill in the template, then set the state and the number.
-      detail::SqliteStatement(statements_, db_,
-                              "INSERT INTO trials (number, study_id, state, datetime_start, datetime_complete) "
-                              "VALUES (NULL, ?, 'RUNNING', ?, ?)")
-          .bind(1, study_id)
-          .bind_text_or_null(2, t.datetime_start)
-          .bind_text_or_null(3, t.datetime_complete)
-          .run();
-      t.trial_id = sqlite3_last_insert_rowid(db_);
-      if (tmpl) {
-        if (t.value) put_value(t.trial_id, *t.value);
-        for (const auto& [name, value] : t.params) {
-          auto d = t.distributions.find(name);
-          if (d == t.distributions.end())
-            throw std::invalid_argument("normlab: template trial parameter '" + name + "' has no distribution");
-          put_param(study_id, study_name, t.trial_id, name, value, d->second, SpaceCheck::Strict);
-        }
-        for (const auto& [k, v] : t.user_attrs) put_attr("trial_user_attributes", t.trial_id, k, v);
-        for (const auto& [k, v] : t.system_attrs) put_attr("trial_system_attributes", t.trial_id, k, v);
-        for (const auto& [step, v] : t.intermediate_values) put_intermediate(t.trial_id, step, v);
-      }
-      detail::SqliteStatement count(statements_, db_, "SELECT count(trial_id) FROM trials WHERE study_id = ? AND trial_id < ?");
-      count.bind(1, study_id).bind(2, t.trial_id).step();
-      t.number = count.int64(0);
-      detail::SqliteStatement(statements_, db_, "UPDATE trials SET number = ?, state = ? WHERE trial_id = ?")
-          .bind(1, t.number)
-          .bind(2, to_string(t.state))
-          .bind(3, t.trial_id)
-          .run();
-      if (tmpl) pending_invalidate(study_id);  // a template's values go through the text columns: reread
-      else pending_append(study_id, t);
-      return t;
+    return write([&] { return insert_trial(study_id, tmpl); });
+  }
+
+  std::optional<FrozenTrial> create_new_trial_within(int64_t study_id, int64_t max_trials,
+                                                     const std::vector<TrialState>& counted) override {
+    return write([&]() -> std::optional<FrozenTrial> {
+      require_study(study_id);
+      detail::SqliteStatement s(statements_, db_, "SELECT state, count(trial_id) FROM trials WHERE study_id = ? GROUP BY state");
+      s.bind(1, study_id);
+      int64_t n = 0;
+      while (s.step())
+        if (detail::state_selected(trial_state_from_string(s.text(0)), counted)) n += s.int64(1);
+      if (n >= max_trials) return std::nullopt;
+      return insert_trial(study_id, std::nullopt);
     });
   }
 
@@ -705,14 +680,50 @@ class SqliteStorage final : public Storage {
   }
 
   [[noreturn]] void refuse_revision(const std::string& revision) const {
-    for (const char* older : detail::kOlderOptunaRevisions)
-      if (revision == older)
-        throw StorageError("normlab: '" + path_ + "' holds an Optuna study database of schema revision '" + revision +
-                           "', older than the ones normlab reads (v3.0.0.d: Optuna 3.0/3.1; v3.2.0.a: Optuna >= 3.2); "
-                           "upgrade it with `optuna storage upgrade --storage sqlite:///" + path_ + "` first");
-    throw StorageError("normlab: '" + path_ + "' holds an Optuna study database of schema revision '" + revision +
-                       "', which normlab does not know (it reads v3.0.0.d: Optuna 3.0/3.1, and v3.2.0.a: "
-                       "Optuna >= 3.2); it was probably written by a newer Optuna");
+    throw StorageError(detail::refused_revision_message("'" + path_ + "'", revision,
+                                                        "optuna storage upgrade --storage sqlite:///" + path_));
+  }
+
+  /// create_new_trial() inside a write transaction.
+  FrozenTrial insert_trial(int64_t study_id, const std::optional<FrozenTrial>& tmpl) {
+    const std::string study_name = require_study(study_id);
+    FrozenTrial t = tmpl ? *tmpl : FrozenTrial{};
+    if (!tmpl) {
+      t.state = TrialState::Running;
+      t.datetime_start = detail::local_datetime_now();
+    }
+    // As Optuna: insert RUNNING, fill in the template, then set the state and the number.
+    detail::SqliteStatement(statements_, db_,
+                            "INSERT INTO trials (number, study_id, state, datetime_start, datetime_complete) "
+                            "VALUES (NULL, ?, 'RUNNING', ?, ?)")
+        .bind(1, study_id)
+        .bind_text_or_null(2, t.datetime_start)
+        .bind_text_or_null(3, t.datetime_complete)
+        .run();
+    t.trial_id = sqlite3_last_insert_rowid(db_);
+    if (tmpl) {
+      if (t.value) put_value(t.trial_id, *t.value);
+      for (const auto& [name, value] : t.params) {
+        auto d = t.distributions.find(name);
+        if (d == t.distributions.end())
+          throw std::invalid_argument("normlab: template trial parameter '" + name + "' has no distribution");
+        put_param(study_id, study_name, t.trial_id, name, value, d->second, SpaceCheck::Strict);
+      }
+      for (const auto& [k, v] : t.user_attrs) put_attr("trial_user_attributes", t.trial_id, k, v);
+      for (const auto& [k, v] : t.system_attrs) put_attr("trial_system_attributes", t.trial_id, k, v);
+      for (const auto& [step, v] : t.intermediate_values) put_intermediate(t.trial_id, step, v);
+    }
+    detail::SqliteStatement count(statements_, db_, "SELECT count(trial_id) FROM trials WHERE study_id = ? AND trial_id < ?");
+    count.bind(1, study_id).bind(2, t.trial_id).step();
+    t.number = count.int64(0);
+    detail::SqliteStatement(statements_, db_, "UPDATE trials SET number = ?, state = ? WHERE trial_id = ?")
+        .bind(1, t.number)
+        .bind(2, to_string(t.state))
+        .bind(3, t.trial_id)
+        .run();
+    if (tmpl) pending_invalidate(study_id);  // a template's values go through the text columns: reread
+    else pending_append(study_id, t);
+    return t;
   }
 
   // ---- rows ------------------------------------------------------------------------------------

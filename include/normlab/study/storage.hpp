@@ -2,7 +2,8 @@
 // Where a study keeps its trials: the subset of Optuna 3.1's BaseStorage that a single-objective
 // study needs, with Optuna's semantics (trial numbers, WAITING trials, finished trials that can
 // no longer change, heartbeats). Implementations: InMemoryStorage (memory_storage.hpp) and
-// SqliteStorage (sqlite_storage.hpp, Optuna's own SQLite schema); open_storage(url) in
+// SqliteStorage (sqlite_storage.hpp, Optuna's own SQLite schema) and PostgresStorage
+// (postgres_storage.hpp, Optuna's schema on PostgreSQL); open_storage(url) in
 // open_storage.hpp picks one from a URL. No LibTorch.
 
 #include <chrono>
@@ -136,6 +137,27 @@ inline std::string local_datetime_now() {
   return buf;
 }
 
+/// The URL with its password (if any) replaced by "***": what messages may show.
+inline std::string redact_url(const std::string& url) {
+  const auto scheme_end = url.find("://");
+  if (scheme_end == std::string::npos) return url;
+  const auto authority = scheme_end + 3;
+  const auto slash = url.find('/', authority);
+  const auto at = url.rfind('@', slash == std::string::npos ? std::string::npos : slash);
+  std::string out = url;
+  if (at != std::string::npos && at >= authority) {
+    const auto colon = url.find(':', authority);
+    if (colon != std::string::npos && colon < at) out = url.substr(0, colon + 1) + "***" + url.substr(at);
+  }
+  // A password given as a query parameter (`?password=...`).
+  for (std::size_t p = out.find("password="); p != std::string::npos; p = out.find("password=", p + 1)) {
+    if (p > 0 && out[p - 1] != '?' && out[p - 1] != '&') continue;
+    const auto end = out.find('&', p);
+    out = out.substr(0, p + 9) + "***" + (end == std::string::npos ? std::string() : out.substr(end));
+  }
+  return out;
+}
+
 /// "Trial#N has already finished and can not be updated." with normlab's prefix.
 inline TrialFinishedError trial_finished_error(int64_t number, TrialState state) {
   return TrialFinishedError("normlab: trial #" + std::to_string(number) + " has already finished (" +
@@ -184,6 +206,17 @@ class Storage {
   /// intermediate values, as Optuna's `create_new_trial(study_id, template_trial)`.
   virtual FrozenTrial create_new_trial(int64_t study_id,
                                        const std::optional<FrozenTrial>& template_trial = std::nullopt) = 0;
+
+  /// A new RUNNING trial (create_new_trial() without a template), only while the study holds
+  /// fewer than `max_trials` trials in the states `counted` (all when empty); nothing when it holds
+  /// that many. InMemoryStorage, SqliteStorage and PostgresStorage count and create in one atomic
+  /// step, so workers sharing a study never overshoot a study-wide budget; this default, for other
+  /// storages, counts and then creates.
+  virtual std::optional<FrozenTrial> create_new_trial_within(int64_t study_id, int64_t max_trials,
+                                                             const std::vector<TrialState>& counted) {
+    if (count_trials(study_id, counted) >= max_trials) return std::nullopt;
+    return create_new_trial(study_id);
+  }
 
   /// Stores parameter `name` of an unfinished trial. In the same atomic step it checks the
   /// distribution against the one stored for `name` in the study (see SpaceCheck) and stores

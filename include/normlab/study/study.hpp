@@ -72,7 +72,8 @@ struct StudyOptions {
   std::string name;
   /// Stored with a new study; an existing study must have the same one (or NOT_SET).
   StudyDirection direction = StudyDirection::Maximize;
-  /// "" (memory), "sqlite:///relative.db", "sqlite:////absolute.db" (see open_storage()).
+  /// "" (memory), "sqlite:///relative.db", "sqlite:////absolute.db",
+  /// "postgresql://user@host:port/database" (see open_storage(); docs/distributed.md).
   std::string storage_url;
   /// Continue an existing study of this name (true, the notebook's choice) or refuse it.
   bool load_if_exists = true;
@@ -130,9 +131,15 @@ struct OptimizeOptions {
   /// called under the study's lock; objectives run in parallel.
   int n_jobs = 1;
   /// Stop when the study (every process sharing it) holds this many trials in
-  /// `max_trials_states`, checked before each new trial: optuna.study.MaxTrialsCallback.
+  /// `max_trials_states`, checked before each new trial: optuna.study.MaxTrialsCallback. The check
+  /// and the new trial are one atomic step of the storage (Storage::create_new_trial_within), so
+  /// with RUNNING among the states (e.g. {COMPLETE, PRUNED, RUNNING}) workers sharing the study
+  /// never run more than max_trials trials between them.
   std::optional<int64_t> max_trials;
-  /// MaxTrialsCallback's default: COMPLETE only.
+  /// MaxTrialsCallback's default: COMPLETE only (running trials are not counted, so several
+  /// workers may finish a few more than max_trials). With RUNNING among them and a heartbeat
+  /// interval, a worker that finds the budget spent waits while trials are still RUNNING: one of a
+  /// worker that died FAILs once its heartbeat lapses, and its place is taken again.
   std::vector<TrialState> max_trials_states = {TrialState::Complete};
   /// Start no new trial after this many seconds (Optuna's timeout).
   std::optional<double> timeout_seconds;
@@ -259,7 +266,7 @@ class Study {
 
   /// A new trial (Study.ask): the oldest WAITING (enqueued) trial if any, else a new RUNNING one.
   /// With a heartbeat interval, first FAILs the study's stale RUNNING trials.
-  Trial ask() { return ask_with(options_.heartbeat_interval); }
+  Trial ask() { return *ask_with(options_.heartbeat_interval); }
 
   /// Finishes `trial` with its objective value (Study.tell): COMPLETE, or FAIL when the value is
   /// NaN (or infinite, see StudyOptions::infinite_values_fail), with the reason in the system
@@ -364,11 +371,19 @@ class Study {
 
   double grace_period(double interval) const { return options_.grace_period ? *options_.grace_period : 2 * interval; }
 
-  Trial ask_with(std::optional<double> heartbeat_interval) {
+  /// ask(); with `budget` (optimize()'s max_trials), a new trial is created only while the study
+  /// holds fewer than max_trials trials in max_trials_states, counted in the storage's atomic step
+  /// that creates it (Storage::create_new_trial_within): nothing when the budget is spent.
+  std::optional<Trial> ask_with(std::optional<double> heartbeat_interval, const OptimizeOptions* budget = nullptr) {
     if (heartbeat_interval) storage_->fail_stale_trials(study_id_, grace_period(*heartbeat_interval));
     std::optional<int64_t> popped = storage_->pop_waiting_trial(study_id_);
-    FrozenTrial frozen = popped ? storage_->get_trial(*popped) : storage_->create_new_trial(study_id_);
-    Trial trial(*this, std::move(frozen));
+    std::optional<FrozenTrial> frozen;
+    if (popped) frozen = storage_->get_trial(*popped);
+    else if (budget && budget->max_trials)
+      frozen = storage_->create_new_trial_within(study_id_, *budget->max_trials, budget->max_trials_states);
+    else frozen = storage_->create_new_trial(study_id_);
+    if (!frozen) return std::nullopt;
+    Trial trial(*this, std::move(*frozen));
     {
       std::lock_guard lock(mutex_);
       const TrialsSnapshot all = all_trials();
@@ -489,12 +504,16 @@ class Study {
                                   normlab::detail::shortest_double(seconds) + ")");
   }
 
-  /// One trial of optimize(): ask, run the objective, tell. Returns the finished trial; sets
-  /// `objective_error` when the objective threw (other than TrialPruned), and `interrupted` when
-  /// it stopped for SIGINT/SIGTERM: that trial is FAILed and queued again (enqueue_retry).
-  FrozenTrial run_trial(const std::function<double(Trial&)>& objective, std::optional<double> heartbeat_interval,
-                        std::exception_ptr& objective_error, std::exception_ptr& interrupted) {
-    Trial trial = ask_with(heartbeat_interval);
+  /// One trial of optimize(): ask, run the objective, tell. Returns the finished trial (nothing
+  /// when `budget`'s max_trials is spent: see ask_with); sets `objective_error` when the objective
+  /// threw (other than TrialPruned), and `interrupted` when it stopped for SIGINT/SIGTERM: that
+  /// trial is FAILed and queued again (enqueue_retry).
+  std::optional<FrozenTrial> run_trial(const std::function<double(Trial&)>& objective,
+                                       std::optional<double> heartbeat_interval, const OptimizeOptions& budget,
+                                       std::exception_ptr& objective_error, std::exception_ptr& interrupted) {
+    std::optional<Trial> asked = ask_with(heartbeat_interval, &budget);
+    if (!asked) return std::nullopt;
+    Trial& trial = *asked;
     std::optional<double> value;
     std::optional<TrialState> state;
     std::string reason;
@@ -562,7 +581,7 @@ NORMLAB_INLINE Study::Study(std::shared_ptr<Storage> storage, StudyOptions optio
   if (options_.grace_period) check_seconds(*options_.grace_period, "StudyOptions::grace_period");
   checked_name(options_);
   if (options_.name.empty()) options_.name = "no-name-" + detail::uuid4();
-  const std::string where = options_.storage_url.empty() ? std::string("memory") : "'" + options_.storage_url + "'";
+  const std::string where = options_.storage_url.empty() ? std::string("memory") : "'" + detail::redact_url(options_.storage_url) + "'";
   std::optional<int64_t> id = storage_->find_study(options_.name);
   if (!id) {
     if (options_.require_existing) {
@@ -715,6 +734,19 @@ NORMLAB_INLINE void Study::optimize(const std::function<double(Trial&)>& objecti
   interrupt::clear();
   InterruptGuard on_ctrl_c;  // Ctrl-C stops the running trials cleanly: recorded, then queued again
 
+  // max_trials is spent. With heartbeats and RUNNING trials counted, some of those may belong to a
+  // worker that died: wait while any is RUNNING (true: look again), for as its heartbeat lapses it
+  // FAILs (ask_with) and frees its place, which this worker then takes. So the study reaches its
+  // budget even when a worker is killed; the others stop once no trial is running.
+  auto wait_for_running = [&] {
+    if (!heartbeat || !detail::state_selected(TrialState::Running, options.max_trials_states) ||
+        storage_->count_trials(study_id_, {TrialState::Running}) == 0)
+      return false;
+    claimed.fetch_sub(1);
+    std::this_thread::sleep_for(std::chrono::duration<double>(std::min(*heartbeat, 1.0)));
+    storage_->fail_stale_trials(study_id_, grace_period(*heartbeat));
+    return true;
+  };
   auto worker = [&] {
     try {
       while (!stop_) {
@@ -727,11 +759,18 @@ NORMLAB_INLINE void Study::optimize(const std::function<double(Trial&)>& objecti
         if (options.timeout_seconds && elapsed() >= *options.timeout_seconds) break;
         if (claimed.fetch_add(1) >= n_trials) break;
         if (options.max_trials && storage_->count_trials(study_id_, options.max_trials_states) >= *options.max_trials) {
+          if (wait_for_running()) continue;
           stop_ = true;
           break;
         }
         std::exception_ptr trial_error, trial_interrupted;
-        const FrozenTrial done = run_trial(objective, heartbeat, trial_error, trial_interrupted);
+        const std::optional<FrozenTrial> ran = run_trial(objective, heartbeat, options, trial_error, trial_interrupted);
+        if (!ran) {  // another worker took the last of max_trials meanwhile
+          if (wait_for_running()) continue;
+          stop_ = true;
+          break;
+        }
+        const FrozenTrial& done = *ran;
         std::lock_guard lock(report_mutex);
         if (trial_interrupted) {
           if (!interrupted) interrupted = trial_interrupted;
