@@ -217,9 +217,12 @@ class PgConnection {
   std::string trimmed(const char* message) const {
     std::string m = scrub(message ? message : "", target_.password);
     while (!m.empty() && (m.back() == '\n' || m.back() == ' ')) m.pop_back();
-    for (auto& c : m)
-      if (c == '\n') c = ' ';
-    return m;
+    std::string one_line;  // libpq's messages span lines ("...failed: Connection refused\n\tIs the server...")
+    for (char c : m) {
+      if (c == '\n' || c == '\t') c = ' ';
+      if (c != ' ' || one_line.empty() || one_line.back() != ' ') one_line += c;
+    }
+    return one_line;
   }
 
   const std::string& prepared(const char* sql, int n_params) {
