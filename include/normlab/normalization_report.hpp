@@ -23,6 +23,8 @@
 #include <tuple>
 #include <vector>
 
+#include <torch/torch.h>
+
 #include "normlab/choose.hpp"
 #include "normlab/compensate/compensate.hpp"
 #include "normlab/data/dataset.hpp"

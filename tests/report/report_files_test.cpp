@@ -54,7 +54,8 @@ TEST_CASE("anova.csv and report.md carry the tables, the verdict and how they we
   CHECK(md.find("![contour-exact.png](contour-exact.png)\n![contour-none.png](contour-none.png)\n\n"
                 "![noise_floor.png](noise_floor.png)\n") != std::string::npos);
   CHECK(md.find("The notebook's study") == std::string::npos);  // no TPE studies given
-  CHECK(md.find("- command: `normalization_report --profile smoke`") != std::string::npos);
+  CHECK(md.find("- command: `normalization_report --profile smoke`\n- seeds (torch::manual_seed of each run): grid 1 to 2, "
+                "noise floor 1 to 2\n") != std::string::npos);
   CHECK_THROWS_WITH(report::write_runs_csv(dir.path / "no" / "such" / "dir.csv", {}),
                     Catch::Contains("cannot write"));
 }

@@ -4,7 +4,9 @@
 // what produced them (the command, the machine, the seeds). Plain text, written with fixed
 // formats, so that two runs with the same seeds give byte-identical files.
 
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -184,7 +186,17 @@ inline void write_report_markdown(const std::filesystem::path& path, const GridD
       out << '\n';
     }
   }
-  out << "## How this was made\n\n- command: `" << context.command << "`\n- data: " << context.data
+  std::size_t noise_seeds = 0;  // per point: every compensation and point has the same seeds
+  uint64_t last_noise_seed = 0;
+  for (const auto& r : noise)
+    if (r.compensation == noise.front().compensation && r.mean == noise.front().mean && r.std == noise.front().std)
+      ++noise_seeds, last_noise_seed = std::max(last_noise_seed, r.seed);
+  out << "## How this was made\n\n- command: `" << context.command << "`\n- seeds (torch::manual_seed of each run): "
+      << "grid " << design.seeds.front() << " to " << design.seeds.back();
+  if (noise_seeds > 0) out << ", noise floor " << noise.front().seed << " to " << last_noise_seed;
+  if (!context.studies.empty())
+    out << ", TPE: sampler and every trial " << design.seeds.front();
+  out << "\n- data: " << context.data
       << "\n- machine: `" << context.machine << "`\n- files: trials.csv (every grid run), noise_floor.csv, anova.csv, "
       << (context.studies.empty() ? "" : "tpe.csv (every TPE trial), ")
       << "report.sqlite3 (every run as a trial: Optuna reads it), report.html (this page, pictures inline)\n";
