@@ -78,7 +78,13 @@ int main(int argc, char** argv) try {
                  "give a larger --max-trials to extend it\n", max_trials);
 
   study::OptimizeOptions run{.n_jobs = jobs, .heartbeat_interval = heartbeat};
-  if (max_trials > 0) run.max_trials = max_trials;
+  if (max_trials > 0) {
+    // Complete trials plus those running in any worker, counted in the transaction that creates each
+    // trial: N processes on one study finish exactly max_trials (docs/distributed.md). A worker that
+    // died leaves a RUNNING trial only until its heartbeat lapses.
+    run.max_trials = max_trials;
+    run.max_trials_states = {study::TrialState::Complete, study::TrialState::Running};
+  }
   run.callbacks.push_back(report::progress_line(trials));
   choose<compensate::Notebook, compensate::Exact, compensate::None>(run_flags.compensation, [&]<class C>(std::type_identity<C>) {
     using Protocol = Pipeline<normalize::Runtime, LeNet, C, device::Named>;
