@@ -253,7 +253,7 @@ ReportResult run_normalization_report(const ReportOptions& o, const data::TrainT
       std::vector<uint64_t> noise_seeds;
       for (int k = 0; k < o.noise_seeds; ++k) noise_seeds.push_back(o.first_seed + static_cast<uint64_t>(k));
       auto noise = open("noise");
-      run_all(*noise, {{0.1307, 0.3081}, {0.0, 1.0}}, noise_seeds, result.noise);
+      run_all(*noise, {report::kNoiseFloorPoints.begin(), report::kNoiseFloorPoints.end()}, noise_seeds, result.noise);
       std::vector<std::pair<double, double>> cells;
       for (double m : d.means)
         for (double s : d.stds) cells.emplace_back(m, s);

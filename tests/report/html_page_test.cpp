@@ -19,6 +19,11 @@ TEST_CASE("base64 gives RFC 4648's test vectors", "[report][html]") {
   CHECK(report::base64(std::string("\xff\x00\xfe", 3)) == "/wD+");
 }
 
+TEST_CASE("xml_escape writes the five markup characters as entities", "[report][html]") {
+  CHECK(normlab::detail::xml_escape(R"(a<b & "c" > 'd')") == "a&lt;b &amp; &quot;c&quot; &gt; &apos;d&apos;");
+  CHECK(normlab::detail::xml_escape("plain") == "plain");
+}
+
 TEST_CASE("markdown_to_html turns the report's Markdown into a page with its images inline", "[report][html]") {
   normlab::testing::TempDir dir("normlab_html_page");
   std::ofstream(dir.path / "a.png", std::ios::binary) << "abc";

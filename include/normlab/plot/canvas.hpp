@@ -36,6 +36,7 @@
 #include <utility>
 #include <vector>
 
+#include "normlab/detail/xml_escape.hpp"
 #include "normlab/plot/axis.hpp"
 #include "normlab/plot/colormap.hpp"
 #include "normlab/plot/ticks.hpp"
@@ -322,27 +323,12 @@ class Canvas {
     return out + png.substr(after_ihdr);
   }
 
-  static std::string xml_escape(const std::string& s) {
-    std::string out;
-    for (char c : s) {
-      switch (c) {
-        case '&': out += "&amp;"; break;
-        case '<': out += "&lt;"; break;
-        case '>': out += "&gt;"; break;
-        case '"': out += "&quot;"; break;
-        case '\'': out += "&apos;"; break;
-        default: out += c;
-      }
-    }
-    return out;
-  }
-
   std::string annotate_svg(const std::string& svg) const {
     const auto open = svg.find("<svg");
     const auto open_end = open == std::string::npos ? open : svg.find('>', open);
     const auto close = svg.rfind("</svg>");
     if (open_end == std::string::npos || close == std::string::npos || close < open_end) return svg;
-    std::string head = "\n<title>" + xml_escape(title_) + "</title>\n";
+    std::string head = "\n<title>" + normlab::detail::xml_escape(title_) + "</title>\n";
     // The text layer is in pixels, as drawn; the SVG is in points.
     char scale[96];
     std::snprintf(scale, sizeof scale, " transform=\"scale(%.6g)\"", 72.0 / dpi_);
@@ -355,11 +341,11 @@ class Canvas {
       std::snprintf(buf, sizeof buf,
                     "<text transform=\"translate(%.2f %.2f)%s\" x=\"%.2f\" y=\"%.2f\" font-size=\"%.2f\">",
                     t.x, t.y, rot, t.dx, t.dy, t.size);
-      body += buf + xml_escape(t.text);
+      body += buf + normlab::detail::xml_escape(t.text);
       if (!t.superscript.empty()) {
         std::snprintf(buf, sizeof buf, "<tspan dy=\"%.2f\" font-size=\"%.2f\">", -kSuperscriptRaise * t.size,
                       t.size * kSuperscriptScale);
-        body += buf + xml_escape(t.superscript) + "</tspan>";
+        body += buf + normlab::detail::xml_escape(t.superscript) + "</tspan>";
       }
       body += "</text>\n";
     }

@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "normlab/detail/xml_escape.hpp"
+
 namespace normlab::report {
 
 /// RFC 4648 base64 (with padding) of `bytes`.
@@ -40,20 +42,6 @@ inline std::string base64(const std::string& bytes) {
 
 namespace detail {
 
-inline std::string html_escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
-
 /// A data: URL of the image file `path` (PNG, SVG, JPEG), or a clear error naming it.
 inline std::string data_url(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
@@ -71,7 +59,7 @@ inline std::string inline_html(const std::string& s, const std::filesystem::path
     if (s[i] == '`') {
       const auto end = s.find('`', i + 1);
       if (end != std::string::npos) {
-        out += "<code>" + html_escape(s.substr(i + 1, end - i - 1)) + "</code>";
+        out += "<code>" + normlab::detail::xml_escape(s.substr(i + 1, end - i - 1)) + "</code>";
         i = end + 1;
         continue;
       }
@@ -92,14 +80,14 @@ inline std::string inline_html(const std::string& s, const std::filesystem::path
         const auto text = s.substr(i + (image ? 2 : 1), close - i - (image ? 2 : 1));
         const auto target = s.substr(close + 2, end - close - 2);
         if (image)
-          out += "<img alt=\"" + html_escape(text) + "\" src=\"" + data_url(folder / target) + "\">";
+          out += "<img alt=\"" + normlab::detail::xml_escape(text) + "\" src=\"" + data_url(folder / target) + "\">";
         else
-          out += "<a href=\"" + html_escape(target) + "\">" + html_escape(text) + "</a>";
+          out += "<a href=\"" + normlab::detail::xml_escape(target) + "\">" + normlab::detail::xml_escape(text) + "</a>";
         i = end + 1;
         continue;
       }
     }
-    out += html_escape(std::string(1, s[i]));
+    out += normlab::detail::xml_escape(std::string(1, s[i]));
     ++i;
   }
   return out;
@@ -129,7 +117,7 @@ inline std::vector<std::string> table_cells(const std::string& line) {
 inline std::string markdown_to_html(const std::string& markdown, const std::filesystem::path& folder,
                                     const std::string& title) {
   std::ostringstream html;
-  html << "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>" << detail::html_escape(title)
+  html << "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>" << normlab::detail::xml_escape(title)
        << "</title>\n<style>\nbody{font-family:sans-serif;max-width:1400px;margin:2em auto;padding:0 1em;"
           "line-height:1.45;color:#222}\ntable{border-collapse:collapse;margin:1em 0}\n"
           "td,th{border:1px solid #bbb;padding:.25em .6em;text-align:right}\ntd:first-child,th:first-child{text-align:left}\n"

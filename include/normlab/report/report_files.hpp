@@ -122,7 +122,7 @@ inline void write_report_markdown(const std::filesystem::path& path, const GridD
   out << "## Noise floor\n\nThe same (mean, std), trained with different seeds:\n\n";
   out << "| compensation | (mean, std) | seeds | mean accuracy | sd | min | max |\n|---|---|---|---|---|---|---|\n";
   for (const auto& f : findings)
-    for (auto [m, s] : {std::pair{0.1307, 0.3081}, std::pair{0.0, 1.0}}) {
+    for (auto [m, s] : kNoiseFloorPoints) {
       std::vector<double> values;
       for (const auto& r : noise)
         if (r.compensation == f.compensation && r.mean == m && r.std == s) values.push_back(r.accuracy);

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -68,8 +69,10 @@ inline std::vector<std::vector<std::string>> write_report_pictures(const std::fi
   std::vector<std::string> floors;
   for (const auto& compensation : compensations) {
     std::vector<plot::HistogramSeries> groups;
-    for (auto [m, s] : {std::pair{0.1307, 0.3081}, std::pair{0.0, 1.0}}) {
-      plot::HistogramSeries g{m == 0 ? "(0, 1)" : "(0.1307, 0.3081)", {}};
+    for (auto [m, s] : kNoiseFloorPoints) {
+      char label[64];
+      std::snprintf(label, sizeof label, "(%g, %g)", m, s);
+      plot::HistogramSeries g{label, {}};
       for (const auto& r : noise)
         if (r.compensation == compensation && r.mean == m && r.std == s) g.values.push_back(r.accuracy);
       if (!g.values.empty()) groups.push_back(std::move(g));
