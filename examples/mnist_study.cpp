@@ -30,7 +30,6 @@ int main(int argc, char** argv) try {
   cli::add_study_flags(app, s_flags);
   std::string profile = "quick", pruner = "none";
   int jobs = 1, together = 1, resume_only = 0, enqueue_notebook = 1;
-  double heartbeat = 5;
   app.add_option("--profile", profile, "quick (the defaults) | notebook (25 epochs, all data, 200 trials); flags "
                  "given on the command line win over the profile")->check(CLI::IsMember({"quick", "notebook"}));
   app.add_option("--pruner", pruner, "which trials stop early")->check(CLI::IsMember({"none", "median", "sha"}));
@@ -40,8 +39,6 @@ int main(int argc, char** argv) try {
   app.add_option("--resume-only", resume_only, "1: the study must exist already")->check(CLI::Range(0, 1));
   app.add_option("--enqueue-notebook", enqueue_notebook, "1: a new study first tries the notebook's (0.1307, "
                  "0.3081) and (0, 1)")->check(CLI::Range(0, 1));
-  app.add_option("--heartbeat", heartbeat, "seconds between heartbeats; RUNNING trials silent for 2x this are "
-                 "failed")->check(cli::seconds);
   if (auto exit = cli::parse(app, argc, argv)) return *exit;
   if (profile == "notebook") {  // the notebook's setting for each flag not given
     cli::preset_unless_given(app, "--epochs", base.epochs, 25);
@@ -58,33 +55,24 @@ int main(int argc, char** argv) try {
 
   auto& options = s_flags.study;
   options.require_existing = resume_only;
+  cli::apply(s_flags, options);
   device::set_threads(base.threads);
   auto [opened, worker, existing] = open_study_worker(options, s_flags.sampler, base.seed, study::make_pruner(pruner),
                                                       device::Named::select().str(), enqueue_notebook);
   auto& s = *opened;
-  int trials = s_flags.trials;
-  const int max_trials = s_flags.max_trials, complete = static_cast<int>(s.trials({study::TrialState::Complete}).size());
-  if (max_trials > 0) trials = std::min(trials, std::max(0, max_trials - complete));
+  const int trials = cli::trials_to_run(s_flags, s, "mnist_study");
+  const int complete = static_cast<int>(s.trials({study::TrialState::Complete}).size());
   std::fprintf(stderr, "mnist_study: study '%s' in %s: %zu trial(s) so far, %d complete%s; worker %lld (sampler seed "
                "%llu); running %d more (%d epoch(s), %lld/%lld images, %s sampler, %d thread(s), device %s)\n",
                options.name.c_str(), options.storage_url.empty() ? "memory" : study::detail::redact_url(options.storage_url).c_str(), existing,
-               complete, max_trials > 0 ? (" of " + std::to_string(max_trials)).c_str() : "",
+               complete, s_flags.max_trials > 0 ? (" of " + std::to_string(s_flags.max_trials)).c_str() : "",
                static_cast<long long>(worker.number), static_cast<unsigned long long>(worker.seed), trials, base.epochs,
                static_cast<long long>(data->train.first(base.train_limit).size()),
                static_cast<long long>(data->test.first(base.test_limit).size()), s_flags.sampler.c_str(), base.threads,
                device::Named::select().str().c_str());
-  if (trials == 0 && max_trials > 0 && complete >= max_trials)
-    std::fprintf(stderr, "mnist_study: the study has its %d complete trials (--max-trials): nothing to run; "
-                 "give a larger --max-trials to extend it\n", max_trials);
 
-  study::OptimizeOptions run{.n_jobs = jobs, .heartbeat_interval = heartbeat};
-  if (max_trials > 0) {
-    // Complete trials plus those running in any worker, counted in the transaction that creates each
-    // trial: N processes on one study finish exactly max_trials (docs/distributed.md). A worker that
-    // died leaves a RUNNING trial only until its heartbeat lapses.
-    run.max_trials = max_trials;
-    run.max_trials_states = {study::TrialState::Complete, study::TrialState::Running};
-  }
+  study::OptimizeOptions run = cli::optimize_options(s_flags);
+  run.n_jobs = jobs;
   run.callbacks.push_back(report::progress_line(trials));
   choose<compensate::Notebook, compensate::Exact, compensate::None>(run_flags.compensation, [&]<class C>(std::type_identity<C>) {
     using Protocol = Pipeline<normalize::Runtime, LeNet, C, device::Named>;

@@ -18,7 +18,7 @@
 #include <normlab/report/trial_progress.hpp>
 #include <normlab/train/image_protocol.hpp>
 
-#include <normlab/cli/run_flags.hpp>
+#include <normlab/cli/study_flags.hpp>
 
 using namespace normlab;
 
@@ -59,15 +59,12 @@ void print_summary(const ImageRunOptions& o, const PreparedImages& test, int64_t
 int main(int argc, char** argv) try {
   device::prefer_passive_openmp(argv);  // idle OpenMP threads sleep: fast on a busy machine
   CLI::App app{"The notebook's (mean, std) study of a pretrained ResNet on an ImageFolder.", "resnet_study"};
-  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);  // a repeated flag: the last wins
   ImageRunOptions o;
   o.limit = 200, o.test_batch = 250, o.threads = device::default_threads();
-  std::string profile = "quick", data, weights, arch = "resnet18", compensation = "notebook", sampler = "tpe",
-              device_name = "auto", plot, plot_size, csv;
-  int trials = 12, max_trials = 0;
-  double plot_dpi = 100;
-  study::StudyOptions options{.name = "ResNet", .direction = study::StudyDirection::Maximize,
-                              .storage_url = "sqlite:///optuna-ResNet.sqlite3"};
+  std::string profile = "quick", data, weights, arch = "resnet18", compensation = "notebook", device_name = "auto";
+  cli::StudyFlags s_flags;
+  s_flags.study.name = "ResNet", s_flags.study.storage_url = "sqlite:///optuna-ResNet.sqlite3", s_flags.trials = 12;
+  cli::add_study_flags(app, s_flags);
   app.add_option("--profile", profile, "quick (defaults below) | notebook (100 trials, all images); flags given on "
                  "the command line win over the profile")->check(CLI::IsMember({"quick", "notebook"}));
   app.add_option("--data", data, "an ImageFolder, or a folder holding train/ and val/ ones")->required();
@@ -76,34 +73,20 @@ int main(int argc, char** argv) try {
   app.add_option("--compensation", compensation, "notebook (conv1.weight /= std), exact or none")
       ->check(CLI::IsMember(policy_name_list<compensate::Notebook, compensate::Exact, compensate::None>()));
   app.add_option("--epochs", o.epochs, "fine-tuning epochs per trial (0: the notebook's evaluation only)")->check(CLI::Range(0, INT_MAX));
-  app.add_option("--trials", trials, "trials to run in this invocation")->check(CLI::Range(0, INT_MAX));
-  app.add_option("--max-trials", max_trials, "stop once the study has this many complete trials (0: no cap)")->check(CLI::Range(0, INT_MAX));
   app.add_option("--limit", o.limit, "test on the first K images (0: all)")->check(CLI::Range(0LL, LLONG_MAX));
   app.add_option("--test-batch", o.test_batch, "test batch size")->check(CLI::Range(int64_t{1}, int64_t{INT_MAX}));
   app.add_option("--workers", o.workers, "decoding threads")->check(CLI::Range(0, 1024));
   app.add_option("--classes", o.classes, "output classes (0: from the weights, else the folder)")->check(CLI::Range(int64_t{0}, int64_t{INT_MAX}));
   app.add_option("--threads", o.threads, "intra-op threads (default: this machine's cores)")->check(CLI::Range(0, 4096));
-  app.add_option("--storage", options.storage_url, "sqlite:///FILE, postgresql://USER@HOST:PORT/DB, or :memory:");
-  app.add_option("--study-name", options.name, "study name (resumed when it exists)");
-  app.add_option("--sampler", sampler, "how trials are proposed")->check(CLI::IsMember({"tpe", "random", "grid", "qmc"}));
-  app.add_option("--seed", o.seed, "sampler seed and torch::manual_seed");
+  app.add_option("--seed", o.seed, "sampler seed (each worker's is drawn from it and its worker number) and torch::manual_seed");
   app.add_option("--device", device_name, "cpu | cuda | cuda:N | auto (cuda:0 when a GPU is visible, else cpu)");
-  app.add_option("--plot", plot, "FILE.svg: contour of accuracy over (mean, std), plus FILE.png and the history");
-  app.add_option("--plot-size", plot_size, "--plot's size: WxH pixels (1050x788) or inches (3.5x2.625in); default 6.4x4.8in");
-  app.add_option("--plot-dpi", plot_dpi, "--plot's dots per inch: the PNG's pixels per inch")->check(cli::finite);
-  app.add_option("--csv", csv, "FILE.csv: every trial");
-  for (auto* opt : app.get_options()) opt->capture_default_str();
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  }
+  if (auto exit = cli::parse(app, argc, argv)) return *exit;
   if (profile == "notebook") {  // the notebook's setting for each flag not given
-    if (app.count("--limit") == 0) o.limit = 0;
-    if (app.count("--trials") == 0) trials = 100;
+    cli::preset_unless_given(app, "--limit", o.limit, int64_t{0});
+    cli::preset_unless_given(app, "--trials", s_flags.trials, 100);
   }
   device::Named::use(device::parse(device_name));  // refused before any work when unusable
-  const auto size = report::parse_plot_size(plot_size, plot_dpi);
+  const auto size = report::parse_plot_size(s_flags.plot_size, s_flags.plot_dpi);
   o.data = data, o.weights = weights;
   device::set_threads(o.threads);
   device::keep_freed_memory();
@@ -112,10 +95,16 @@ int main(int argc, char** argv) try {
   auto test = std::make_shared<const PreparedImages>(prepare_images(folders.val, o.limit, o.workers, false));
   const int64_t classes = image_run_classes(o, *test);
 
-  auto s = study::Study::create(options, search::make_sampler(sampler, o.seed));
-  record_kernels(s, device::cpu_kernels(), device::Named::select().str());  // the study records the device
-  std::fprintf(stderr, "resnet_study: study '%s' in %s: %zu trial(s) so far; running %d more (%s, %lld test images, %d epoch(s) per trial)\n",
-               options.name.c_str(), study::detail::redact_url(options.storage_url).c_str(), s.trials().size(), trials, arch.c_str(),
+  auto& options = s_flags.study;
+  cli::apply(s_flags, options);
+  auto [opened, worker, existing] = open_study_worker(options, s_flags.sampler, o.seed, nullptr,
+                                                      device::Named::select().str(), false);
+  auto& s = *opened;
+  const int trials = cli::trials_to_run(s_flags, s, "resnet_study");
+  std::fprintf(stderr, "resnet_study: study '%s' in %s: %zu trial(s) so far; worker %lld (sampler seed %llu); running "
+               "%d more (%s, %lld test images, %d epoch(s) per trial)\n",
+               options.name.c_str(), study::detail::redact_url(options.storage_url).c_str(), existing,
+               static_cast<long long>(worker.number), static_cast<unsigned long long>(worker.seed), trials, arch.c_str(),
                static_cast<long long>(test->set.size()), o.epochs);
 
   const auto f = choose<ResNet18, ResNet34, ResNet50>(arch, [&]<class Model>(std::type_identity<Model>) {
@@ -125,14 +114,13 @@ int main(int argc, char** argv) try {
     }, "--compensation");
   }, "--arch");
 
-  study::OptimizeOptions run;
-  if (max_trials > 0) run.max_trials = max_trials;
+  study::OptimizeOptions run = cli::optimize_options(s_flags);
   run.callbacks.push_back(report::progress_line(trials));
   s.optimize(f, trials, run);
 
   report::summarize(s);
-  if (!csv.empty()) s.export_csv(csv);
-  if (!plot.empty()) report::write_plots(s, plot, "Accuracy", size);
+  if (!s_flags.csv.empty()) s.export_csv(s_flags.csv);
+  if (!s_flags.plot.empty()) report::write_plots(s, s_flags.plot, "Accuracy", size);
   return 0;
 } catch (const Interrupted& e) {
   std::cerr << "resnet_study: " << e.what() << ": the running trial was recorded as FAIL and queued again; "

@@ -8,7 +8,8 @@
 #include <normlab/device/cpu_kernels.hpp>
 #include <normlab/device/openmp.hpp>
 #include <normlab/cli/run_flags.hpp>
-#include <normlab/normlab.hpp>
+#include <normlab/choose.hpp>
+#include <normlab/pipeline.hpp>
 
 using namespace normlab;
 

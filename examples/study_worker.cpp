@@ -48,6 +48,7 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0.0, 1e8));
   app.add_option("--sleep-ms", sleep_ms, "milliseconds each trial waits (a stand-in for training)")
       ->check(CLI::Range(0.0, 1e9));
+  app.add_flag("--retry-failed", options.retry_failed_trials, "queue a dead worker's trial again, same parameters");
   app.add_flag("--quiet", quiet, "print the summary line only");
   CLI11_PARSE(app, argc, argv);
 

@@ -21,6 +21,7 @@
 #include "../temp_dir.hpp"
 #include "storage_contract.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstdlib>
@@ -167,6 +168,7 @@ NORMLAB_POSTGRES_CONTRACT(templates_and_waiting, "template trials and the WAITIN
 NORMLAB_POSTGRES_CONTRACT(heartbeats, "heartbeats fail stale RUNNING trials only")
 NORMLAB_POSTGRES_CONTRACT(threads, "threads sharing one storage never duplicate a number")
 NORMLAB_POSTGRES_CONTRACT(budget, "a study-wide budget is counted and spent in one step")
+NORMLAB_POSTGRES_CONTRACT(queued_budget, "a queued trial is popped only within a study-wide budget")
 #undef NORMLAB_POSTGRES_CONTRACT
 
 // ---- Optuna's schema and rows on PostgreSQL --------------------------------------------------------
@@ -390,12 +392,15 @@ TEST_CASE("postgres: Study::optimize in 4 processes with max_trials 8 runs exact
   }
 }
 
-TEST_CASE("postgres: a worker killed mid-trial: its trial FAILs and the others still reach max_trials",
+TEST_CASE("postgres: a worker killed mid-trial: its trial FAILs (or is retried) and the others still reach max_trials",
           "[.postgres][study][storage]") {
+  const bool retry = GENERATE(false, true);
+  CAPTURE(retry);
   PostgresBackend backend;
   StudyOptions o;
   o.name = "MNIST";
   o.storage_url = backend.url;
+  o.retry_failed_trials = retry;  // mnist_study --retry-failed
   auto work = [&](uint64_t seed, double sleep_seconds) {
     Study study = Study::create(o, search::make_sampler("random", seed));
     OptimizeOptions run;
@@ -404,8 +409,9 @@ TEST_CASE("postgres: a worker killed mid-trial: its trial FAILs and the others s
     run.heartbeat_interval = 0.5;
     study.optimize(
         [&](Trial& t) {
+          const double mean = t.suggest_float("mean", -3, 3);
           std::this_thread::sleep_for(std::chrono::duration<double>(sleep_seconds));
-          return t.suggest_float("mean", -3, 3);
+          return mean;
         },
         100, run);
   };
@@ -442,7 +448,18 @@ TEST_CASE("postgres: a worker killed mid-trial: its trial FAILs and the others s
     CHECK(all[i].state != TrialState::Running);
   }
   CHECK(complete == 6);
-  CHECK(failed == 1);
+  REQUIRE(failed == 1);
+  // With retries, the killed trial's mean ran again, in a trial that names it.
+  const auto killed = std::find_if(all.begin(), all.end(), [](const FrozenTrial& t) { return t.state == TrialState::Fail; });
+  const auto retried = std::find_if(all.begin(), all.end(), [&](const FrozenTrial& t) {
+    const auto it = t.system_attrs.find("failed_trial");
+    return it != t.system_attrs.end() && it->second == std::to_string(killed->number);
+  });
+  CHECK((retried != all.end()) == retry);
+  if (retried != all.end()) {
+    CHECK(retried->state == TrialState::Complete);
+    CHECK(retried->params == killed->params);
+  }
 }
 
 TEST_CASE("postgres: the trial of a worker that died is failed once its heartbeat lapses",

@@ -350,4 +350,38 @@ void budget() {
   CHECK_THROWS_AS(s->create_new_trial_within(12345, 10, counted), NotFoundError);
 }
 
+/// storage: a queued trial is popped only within a study-wide budget
+template <class TestType>
+void queued_budget() {
+  TestType backend;
+  auto s = backend.make();
+  const int64_t study = s->create_new_study("MNIST", StudyDirection::Maximize);
+  const std::vector<TrialState> counted = {TrialState::Complete, TrialState::Running};
+  FrozenTrial waiting;
+  waiting.state = TrialState::Waiting;
+  for (int k = 0; k < 6; ++k) s->create_new_trial(study, waiting);
+  const FrozenTrial running = *s->create_new_trial_within(study, 4, counted);  // number 6, counted
+  std::atomic<int> popped{0};
+  std::vector<std::thread> threads;
+  for (int k = 0; k < 4; ++k)
+    threads.emplace_back([&] {
+      while (auto id = s->pop_waiting_trial_within(study, 4, counted)) {
+        ++popped;
+        s->set_trial_state_values(*id, TrialState::Complete, 1.0);
+      }
+    });
+  for (auto& t : threads) t.join();
+  CHECK(popped == 3);  // 4 counted: the running trial and 3 popped
+  CHECK(s->count_trials(study, counted) == 4);
+  CHECK(s->count_trials(study, {TrialState::Waiting}) == 3);
+  for (int64_t n = 0; n < 3; ++n) CHECK(s->get_all_trials(study)[static_cast<size_t>(n)].state == TrialState::Complete);
+  REQUIRE(s->set_trial_state_values(running.trial_id, TrialState::Fail));  // FAIL frees its place
+  const auto next = s->pop_waiting_trial_within(study, 4, counted);
+  REQUIRE(next);
+  CHECK(s->get_trial(*next).number == 3);  // the oldest waiting
+  CHECK(!s->pop_waiting_trial_within(study, 4, counted));
+  CHECK(!s->create_new_trial_within(study, 4, counted));
+  CHECK_THROWS_AS(s->pop_waiting_trial_within(12345, 4, counted), NotFoundError);
+}
+
 }  // namespace normlab::testing::storage_contract

@@ -164,6 +164,11 @@ TEMPLATE_TEST_CASE("storage: a study-wide budget is counted and spent in one ste
   storage_contract::budget<TestType>();
 }
 
+TEMPLATE_TEST_CASE("storage: a queued trial is popped only within a study-wide budget", "[study][storage]",
+                   MemoryBackend, SqliteBackend) {
+  storage_contract::queued_budget<TestType>();
+}
+
 // ---- SQLite: Optuna's schema and rows ------------------------------------------------------------
 
 TEST_CASE("sqlite: a new file has Optuna 3.1's DDL verbatim and its version rows", "[study][storage][sqlite]") {

@@ -521,6 +521,66 @@ TEST_CASE("study: stale RUNNING trials are failed by heartbeat when a worker res
   sqlite3_close(db);
 }
 
+TEST_CASE("study: retry_failed_trials queues a dead worker's trial again, within max_trials", "[study]") {
+  TempDir dir;
+  const std::string path = dir.file("retry.sqlite3");
+  auto die_in_trial = [&](Study& s) {  // a worker that died while running a trial
+    Trial dead = s.ask();
+    notebook_objective(dead);
+    s.storage().record_heartbeat(dead.id());
+    exec_sql(path, "UPDATE trial_heartbeats SET heartbeat = datetime('now', '-1 hour')");
+    return s.storage().get_trial(dead.id());
+  };
+  StudyOptions o = options("sqlite:///" + path);
+  o.retry_failed_trials = true;
+  o.max_retry = 1;
+  const FrozenTrial dead = [&] {
+    Study crashed = Study::create(o, sampler());
+    return die_in_trial(crashed);
+  }();
+  Study resumed = Study::create(o, sampler(2));  // another worker's seed: new points differ from the dead one's
+  OptimizeOptions run;
+  run.heartbeat_interval = 1;
+  run.max_trials = 3;
+  run.max_trials_states = {TrialState::Complete, TrialState::Running};
+  std::vector<std::map<std::string, double>> ran;
+  resumed.optimize(
+      [&](Trial& t) {
+        const double value = notebook_objective(t);
+        ran.push_back(t.params());
+        return value;
+      },
+      10, run);
+  CHECK(resumed.storage().get_trial(dead.trial_id).state == TrialState::Fail);
+  const auto all = resumed.trials();
+  REQUIRE(all.size() == 4);  // the dead trial, its retry and two new ones: 3 COMPLETE, the budget
+  CHECK(resumed.trials({TrialState::Complete}).size() == 3);
+  const FrozenTrial& retry = all[1];
+  CHECK(retry.state == TrialState::Complete);
+  CHECK(retry.params == dead.params);  // the same (mean, std), run first
+  REQUIRE(!ran.empty());
+  CHECK(ran.front() == dead.params);
+  CHECK(retry.system_attrs.at("failed_trial") == "0");  // Optuna's RetryFailedTrialCallback attributes
+  CHECK(retry.system_attrs.at("retry_history") == "[0]");
+  CHECK(all[2].params != dead.params);
+
+  // The retry dies too: max_retry = 1 queues it no more.
+  Study again = Study::create(o, sampler());
+  const FrozenTrial dead_retry = [&] {
+    again.enqueue_retry(all[1]);  // a WAITING copy of the retry (retry_history [0, 1])
+    return die_in_trial(again);
+  }();
+  CHECK(dead_retry.system_attrs.at("retry_history") == "[0, 1]");
+  again.optimize([](Trial& t) { return notebook_objective(t); }, 1, run);
+  CHECK(again.storage().get_trial(dead_retry.trial_id).state == TrialState::Fail);
+  CHECK(again.trials({TrialState::Waiting}).empty());
+  CHECK(again.trials({TrialState::Complete}).size() == 3);  // the budget was already spent
+
+  StudyOptions bad = o;
+  bad.max_retry = -1;
+  CHECK_THROWS_WITH(Study::create(bad, sampler()), Catch::Contains("max_retry must be >= 0"));
+}
+
 TEST_CASE("study: max_trials, callbacks, stop() and progress", "[study]") {
   Study study = Study::create(options(""), sampler());
   study.optimize(notebook_objective, 3);

@@ -58,9 +58,7 @@ class InMemoryStorage final : public Storage {
   std::optional<FrozenTrial> create_new_trial_within(int64_t study_id, int64_t max_trials,
                                                      const std::vector<TrialState>& counted) override {
     std::lock_guard lock(mutex_);
-    int64_t n = 0;
-    for (int64_t id : study(study_id).trial_ids) n += detail::state_selected(trials_.at(id).trial.state, counted);
-    if (n >= max_trials) return std::nullopt;
+    if (count_locked(study_id, counted) >= max_trials) return std::nullopt;
     return create_locked(study_id, std::nullopt);
   }
 
@@ -138,21 +136,19 @@ class InMemoryStorage final : public Storage {
 
   int64_t count_trials(int64_t study_id, const std::vector<TrialState>& states = {}) override {
     std::lock_guard lock(mutex_);
-    int64_t n = 0;
-    for (int64_t id : study(study_id).trial_ids) n += detail::state_selected(trials_.at(id).trial.state, states);
-    return n;
+    return count_locked(study_id, states);
   }
 
   std::optional<int64_t> pop_waiting_trial(int64_t study_id) override {
     std::lock_guard lock(mutex_);
-    for (int64_t id : study(study_id).trial_ids) {
-      FrozenTrial& t = trials_.at(id).trial;
-      if (t.state != TrialState::Waiting) continue;
-      t.state = TrialState::Running;
-      t.datetime_start = detail::local_datetime_now();
-      return id;
-    }
-    return std::nullopt;
+    return pop_locked(study_id);
+  }
+
+  std::optional<int64_t> pop_waiting_trial_within(int64_t study_id, int64_t max_trials,
+                                                  const std::vector<TrialState>& counted) override {
+    std::lock_guard lock(mutex_);
+    if (count_locked(study_id, counted) >= max_trials) return std::nullopt;
+    return pop_locked(study_id);
   }
 
   void record_heartbeat(int64_t trial_id) override {
@@ -177,6 +173,25 @@ class InMemoryStorage final : public Storage {
   }
 
  private:
+  /// The study's trials in `counted` (all when empty), under the mutex.
+  int64_t count_locked(int64_t study_id, const std::vector<TrialState>& counted) {
+    int64_t n = 0;
+    for (int64_t id : study(study_id).trial_ids) n += detail::state_selected(trials_.at(id).trial.state, counted);
+    return n;
+  }
+
+  /// pop_waiting_trial() under the mutex.
+  std::optional<int64_t> pop_locked(int64_t study_id) {
+    for (int64_t id : study(study_id).trial_ids) {
+      FrozenTrial& t = trials_.at(id).trial;
+      if (t.state != TrialState::Waiting) continue;
+      t.state = TrialState::Running;
+      t.datetime_start = detail::local_datetime_now();
+      return id;
+    }
+    return std::nullopt;
+  }
+
   /// create_new_trial() under the mutex.
   FrozenTrial create_locked(int64_t study_id, const std::optional<FrozenTrial>& tmpl) {
     StudyRecord& s = study(study_id);

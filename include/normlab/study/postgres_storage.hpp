@@ -256,16 +256,16 @@ class PostgresStorage final : public Storage {
   std::optional<int64_t> pop_waiting_trial(int64_t study_id) override {
     return write([&]() -> std::optional<int64_t> {
       require_study(study_id);
-      // A trial another worker is popping right now is skipped, not waited for.
-      const detail::PgResult r = conn_->query(
-          "SELECT trial_id FROM trials WHERE study_id = $1 AND state = 'WAITING' ORDER BY trial_id LIMIT 1 "
-          "FOR UPDATE SKIP LOCKED",
-          {study_id});
-      if (r.rows() == 0) return std::nullopt;
-      const int64_t id = r.int64(0, 0);
-      conn_->query("UPDATE trials SET state = 'RUNNING', datetime_start = $1 WHERE trial_id = $2",
-                   {detail::local_datetime_now(), id});
-      return id;
+      return pop_locked(study_id);
+    });
+  }
+
+  std::optional<int64_t> pop_waiting_trial_within(int64_t study_id, int64_t max_trials,
+                                                  const std::vector<TrialState>& counted) override {
+    return write([&]() -> std::optional<int64_t> {
+      lock_study(study_id);  // as create_new_trial_within: the count holds until COMMIT
+      if (count_locked(study_id, counted) >= max_trials) return std::nullopt;
+      return pop_locked(study_id);
     });
   }
 
@@ -465,6 +465,19 @@ class PostgresStorage final : public Storage {
     TrialRow row = trial_row(trial_id, true);
     if (is_finished(row.state)) throw detail::trial_finished_error(row.number, row.state);
     return row;
+  }
+  /// Takes the oldest WAITING trial (pop_waiting_trial's work, in its transaction). A trial another
+  /// worker is popping right now is skipped, not waited for.
+  std::optional<int64_t> pop_locked(int64_t study_id) {
+    const detail::PgResult r = conn_->query(
+        "SELECT trial_id FROM trials WHERE study_id = $1 AND state = 'WAITING' ORDER BY trial_id LIMIT 1 "
+        "FOR UPDATE SKIP LOCKED",
+        {study_id});
+    if (r.rows() == 0) return std::nullopt;
+    const int64_t id = r.int64(0, 0);
+    conn_->query("UPDATE trials SET state = 'RUNNING', datetime_start = $1 WHERE trial_id = $2",
+                 {detail::local_datetime_now(), id});
+    return id;
   }
   int64_t count_locked(int64_t study_id, const std::vector<TrialState>& states) {
     const detail::PgResult r =

@@ -210,12 +210,7 @@ class SqliteStorage final : public Storage {
                                                      const std::vector<TrialState>& counted) override {
     return write([&]() -> std::optional<FrozenTrial> {
       require_study(study_id);
-      detail::SqliteStatement s(statements_, db_, "SELECT state, count(trial_id) FROM trials WHERE study_id = ? GROUP BY state");
-      s.bind(1, study_id);
-      int64_t n = 0;
-      while (s.step())
-        if (detail::state_selected(trial_state_from_string(s.text(0)), counted)) n += s.int64(1);
-      if (n >= max_trials) return std::nullopt;
+      if (count_in_transaction(study_id, counted) >= max_trials) return std::nullopt;
       return insert_trial(study_id, std::nullopt);
     });
   }
@@ -310,42 +305,25 @@ class SqliteStorage final : public Storage {
   int64_t count_trials(int64_t study_id, const std::vector<TrialState>& states = {}) override {
     return read([&] {
       require_study(study_id);
-      detail::SqliteStatement s(statements_, db_, "SELECT state, count(trial_id) FROM trials WHERE study_id = ? GROUP BY state");
-      s.bind(1, study_id);
-      int64_t n = 0;
-      while (s.step())
-        if (detail::state_selected(trial_state_from_string(s.text(0)), states)) n += s.int64(1);
-      return n;
+      return count_in_transaction(study_id, states);
     });
   }
 
   std::optional<int64_t> pop_waiting_trial(int64_t study_id) override {
-    {
-      // Nothing to pop when the cached trials are current and none waits (no write transaction).
-      std::lock_guard lock(mutex_);
-      if (const auto* cached = current_cache(study_id)) {
-        bool waiting = false;
-        for (const FrozenTrial& t : *cached->trials) waiting = waiting || t.state == TrialState::Waiting;
-        if (!waiting) return std::nullopt;
-      }
-    }
+    if (none_waiting_cached(study_id)) return std::nullopt;
     return write([&]() -> std::optional<int64_t> {
       require_study(study_id);
-      detail::SqliteStatement s(statements_, db_,
-                                "SELECT trial_id FROM trials WHERE study_id = ? AND state = 'WAITING' "
-                                "ORDER BY trial_id LIMIT 1");
-      if (!s.bind(1, study_id).step()) return std::nullopt;
-      const int64_t id = s.int64(0);
-      const std::string now = detail::local_datetime_now();
-      detail::SqliteStatement(statements_, db_, "UPDATE trials SET state = 'RUNNING', datetime_start = ? WHERE trial_id = ?")
-          .bind(1, now)
-          .bind(2, id)
-          .run();
-      pending_modify(study_id, id, [now](FrozenTrial& t) {
-        t.state = TrialState::Running;
-        t.datetime_start = now;
-      });
-      return id;
+      return pop_in_transaction(study_id);
+    });
+  }
+
+  std::optional<int64_t> pop_waiting_trial_within(int64_t study_id, int64_t max_trials,
+                                                  const std::vector<TrialState>& counted) override {
+    if (none_waiting_cached(study_id)) return std::nullopt;
+    return write([&]() -> std::optional<int64_t> {
+      require_study(study_id);
+      if (count_in_transaction(study_id, counted) >= max_trials) return std::nullopt;
+      return pop_in_transaction(study_id);
     });
   }
 
@@ -393,6 +371,45 @@ class SqliteStorage final : public Storage {
   }
 
  private:
+  /// Whether the cached trials are current and none waits: nothing to pop, no write transaction.
+  bool none_waiting_cached(int64_t study_id) {
+    std::lock_guard lock(mutex_);
+    const auto* cached = current_cache(study_id);
+    if (!cached) return false;
+    for (const FrozenTrial& t : *cached->trials)
+      if (t.state == TrialState::Waiting) return false;
+    return true;
+  }
+
+  /// The study's trials in `states` (all when empty), inside a transaction.
+  int64_t count_in_transaction(int64_t study_id, const std::vector<TrialState>& states) {
+    detail::SqliteStatement s(statements_, db_, "SELECT state, count(trial_id) FROM trials WHERE study_id = ? GROUP BY state");
+    s.bind(1, study_id);
+    int64_t n = 0;
+    while (s.step())
+      if (detail::state_selected(trial_state_from_string(s.text(0)), states)) n += s.int64(1);
+    return n;
+  }
+
+  /// pop_waiting_trial()'s work inside a write transaction.
+  std::optional<int64_t> pop_in_transaction(int64_t study_id) {
+    detail::SqliteStatement s(statements_, db_,
+                              "SELECT trial_id FROM trials WHERE study_id = ? AND state = 'WAITING' "
+                              "ORDER BY trial_id LIMIT 1");
+    if (!s.bind(1, study_id).step()) return std::nullopt;
+    const int64_t id = s.int64(0);
+    const std::string now = detail::local_datetime_now();
+    detail::SqliteStatement(statements_, db_, "UPDATE trials SET state = 'RUNNING', datetime_start = ? WHERE trial_id = ?")
+        .bind(1, now)
+        .bind(2, id)
+        .run();
+    pending_modify(study_id, id, [now](FrozenTrial& t) {
+      t.state = TrialState::Running;
+      t.datetime_start = now;
+    });
+    return id;
+  }
+
   static constexpr int kBusyTimeoutMs = 60000;
   static constexpr int kBusyRetries = 20;
 

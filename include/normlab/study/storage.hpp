@@ -252,6 +252,16 @@ class Storage {
   /// datetime_start = now; nothing when none is waiting. Two workers never get the same trial.
   virtual std::optional<int64_t> pop_waiting_trial(int64_t study_id) = 0;
 
+  /// pop_waiting_trial(), only while the study holds fewer than `max_trials` trials in the states
+  /// `counted`, counted in the same atomic step (as create_new_trial_within): a queued trial (a
+  /// retry, an enqueue) never takes a study-wide budget past its cap. This default, for other
+  /// storages, counts and then pops.
+  virtual std::optional<int64_t> pop_waiting_trial_within(int64_t study_id, int64_t max_trials,
+                                                          const std::vector<TrialState>& counted) {
+    if (count_trials(study_id, counted) >= max_trials) return std::nullopt;
+    return pop_waiting_trial(study_id);
+  }
+
   /// Records that a RUNNING trial is alive now (Optuna's `trial_heartbeats`, UTC).
   virtual void record_heartbeat(int64_t trial_id) = 0;
   /// Fails every RUNNING trial of the study whose last heartbeat is more than `grace_seconds`

@@ -93,6 +93,12 @@ struct StudyOptions {
   std::optional<double> heartbeat_interval;
   /// Grace period in seconds; unset: 2 * heartbeat_interval, as Optuna.
   std::optional<double> grace_period;
+  /// A trial FAILed because its heartbeat lapsed (its worker died) is queued again with the same
+  /// parameters (enqueue_retry), and the next ask() in any worker runs it: Optuna's
+  /// RDBStorage(failed_trial_callback=RetryFailedTrialCallback(max_retry)).
+  bool retry_failed_trials = false;
+  /// How many times one trial's parameters are retried; unset: no limit (Optuna's max_retry=None).
+  std::optional<int> max_retry;
 };
 
 namespace detail {
@@ -371,15 +377,38 @@ class Study {
 
   double grace_period(double interval) const { return options_.grace_period ? *options_.grace_period : 2 * interval; }
 
+  /// FAILs the study's RUNNING trials whose heartbeat lapsed and, with retry_failed_trials, queues
+  /// each again (Optuna's fail_stale_trials with its failed_trial_callback). Only the worker whose
+  /// FAIL took effect queues the retry, so a dead worker's trial is retried once.
+  void fail_stale_trials(double heartbeat_interval) {
+    for (int64_t id : storage_->fail_stale_trials(study_id_, grace_period(heartbeat_interval))) {
+      if (!options_.retry_failed_trials) continue;
+      const FrozenTrial failed = storage_->get_trial(id);
+      if (options_.max_retry && retry_history_length(failed) + 1 > *options_.max_retry) continue;
+      enqueue_retry(failed);
+    }
+  }
+
+  /// How many times the parameters of `t` ran before it (its retry_history system attribute).
+  static std::size_t retry_history_length(const FrozenTrial& t) {
+    const auto it = t.system_attrs.find("retry_history");
+    if (it == t.system_attrs.end()) return 0;
+    const Json history = Json::parse(it->second);
+    return history.is_array() ? history.as_array().size() : 0;
+  }
+
   /// ask(); with `budget` (optimize()'s max_trials), a new trial is created only while the study
   /// holds fewer than max_trials trials in max_trials_states, counted in the storage's atomic step
   /// that creates it (Storage::create_new_trial_within): nothing when the budget is spent.
   std::optional<Trial> ask_with(std::optional<double> heartbeat_interval, const OptimizeOptions* budget = nullptr) {
-    if (heartbeat_interval) storage_->fail_stale_trials(study_id_, grace_period(*heartbeat_interval));
-    std::optional<int64_t> popped = storage_->pop_waiting_trial(study_id_);
+    if (heartbeat_interval) fail_stale_trials(*heartbeat_interval);
+    const bool budgeted = budget && budget->max_trials;
+    std::optional<int64_t> popped =
+        budgeted ? storage_->pop_waiting_trial_within(study_id_, *budget->max_trials, budget->max_trials_states)
+                 : storage_->pop_waiting_trial(study_id_);
     std::optional<FrozenTrial> frozen;
     if (popped) frozen = storage_->get_trial(*popped);
-    else if (budget && budget->max_trials)
+    else if (budgeted)
       frozen = storage_->create_new_trial_within(study_id_, *budget->max_trials, budget->max_trials_states);
     else frozen = storage_->create_new_trial(study_id_);
     if (!frozen) return std::nullopt;
@@ -579,6 +608,9 @@ NORMLAB_INLINE Study::Study(std::shared_ptr<Storage> storage, StudyOptions optio
     });
   if (options_.heartbeat_interval) check_seconds(*options_.heartbeat_interval, "StudyOptions::heartbeat_interval");
   if (options_.grace_period) check_seconds(*options_.grace_period, "StudyOptions::grace_period");
+  if (options_.max_retry && *options_.max_retry < 0)
+    throw std::invalid_argument("normlab: StudyOptions::max_retry must be >= 0 (unset: no limit), not " +
+                                std::to_string(*options_.max_retry));
   checked_name(options_);
   if (options_.name.empty()) options_.name = "no-name-" + detail::uuid4();
   const std::string where = options_.storage_url.empty() ? std::string("memory") : "'" + detail::redact_url(options_.storage_url) + "'";
@@ -744,7 +776,7 @@ NORMLAB_INLINE void Study::optimize(const std::function<double(Trial&)>& objecti
       return false;
     claimed.fetch_sub(1);
     std::this_thread::sleep_for(std::chrono::duration<double>(std::min(*heartbeat, 1.0)));
-    storage_->fail_stale_trials(study_id_, grace_period(*heartbeat));
+    fail_stale_trials(*heartbeat);
     return true;
   };
   auto worker = [&] {
