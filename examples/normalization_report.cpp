@@ -12,6 +12,8 @@
 #include <memory>
 #include <sqlite3.h>
 #include <sstream>
+#include <unistd.h>
+#include <normlab/cli/run_flags.hpp>
 #include <normlab/device/cpu_kernels.hpp>
 #include <normlab/device/openmp.hpp>
 #include <normlab/normalization_report.hpp>
@@ -23,11 +25,10 @@ using namespace normlab;
 
 /// Optuna's fANOVA importances of the report's TPE studies, from Python (scripts/interop/
 /// fanova_importance.py); none, and `note` says why, when Python's optuna or sklearn is missing.
-std::vector<report::Importance> optuna_importances(const std::filesystem::path& sqlite,
+std::vector<report::Importance> optuna_importances(const std::string& url,
                                                    const std::vector<report::TpeStudy>& studies, std::string& note) {
   std::vector<report::Importance> out;
-  std::string command = "/usr/bin/python3 '" NORMLAB_SOURCE_DIR "/scripts/interop/fanova_importance.py' 'sqlite:///" +
-                        sqlite.string() + "'";
+  std::string command = "/usr/bin/python3 '" NORMLAB_SOURCE_DIR "/scripts/interop/fanova_importance.py' '" + url + "'";
   for (const auto& s : studies) command += " '" + s.name + "'";
   std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen((command + " 2>&1").c_str(), "r"), pclose);
   std::string text;
@@ -35,7 +36,10 @@ std::vector<report::Importance> optuna_importances(const std::filesystem::path& 
   while (pipe && std::fgets(buffer, sizeof buffer, pipe.get())) text += buffer;
   const int status = pipe ? pclose(pipe.release()) : -1;
   if (status != 0) {
-    note = "Optuna's fANOVA importances: not computed (" + (text.empty() ? command : text.substr(0, text.find('\n'))) + ").";
+    std::string why = text.empty() ? command : text.substr(0, text.find('\n'));
+    for (auto at = why.find(url); at != std::string::npos; at = why.find(url, at + 1))
+      why.replace(at, url.size(), study::detail::redact_url(url));  // no password in report.md
+    note = "Optuna's fANOVA importances: not computed (" + why + ").";
     return {};
   }
   std::istringstream lines(text);
@@ -66,6 +70,10 @@ int main(int argc, char** argv) try {
                  "notebook (G 10, R 5, N 20, TPE 200, 25 epochs, all data); flags given win over the profile")
       ->check(CLI::IsMember({"smoke", "quick", "notebook"}));
   app.add_option("--out", out, "the report's folder (created; a report already there is continued)");
+  app.add_option("--storage", o.storage_url, "where the runs are stored (default: sqlite:///OUT/report.sqlite3); "
+                 "every process given the same storage shares the runs, e.g. postgresql://USER@HOST:PORT/DB");
+  app.add_option("--heartbeat", o.heartbeat, "seconds between heartbeats of a run; a run silent for 2x this belongs "
+                 "to a worker that died and is run again")->check(cli::seconds);
   app.add_option("--grid", o.grid, "G: levels of mean and of std")->check(CLI::Range(2, 100));
   app.add_option("--seeds", o.seeds, "R: seeds per grid cell")->check(CLI::Range(2, 1000));
   app.add_option("--noise-seeds", o.noise_seeds, "N: seeds of each noise-floor point")->check(CLI::Range(2, 10000));
@@ -110,22 +118,30 @@ int main(int argc, char** argv) try {
   const auto r = run_normalization_report<device::Named>(o, data);
 
   report::ReportContext context;
-  context.images = report::write_report_pictures(o.out, r.design, r.grid, r.noise, o.compensations, r.studies);
+  // The files are written into a folder of this process and then renamed into OUT one by one, so
+  // that workers finishing together (--storage) never leave a file half written by two of them.
+  const auto staging = o.out / (".staging-" + std::to_string(getpid()));
+  std::filesystem::create_directories(staging);
+  context.images = report::write_report_pictures(staging, r.design, r.grid, r.noise, o.compensations, r.studies);
   context.studies = r.studies;
-  if (!r.studies.empty()) context.importances = optuna_importances(o.out / "report.sqlite3", r.studies, context.importance_note);
+  const std::string url = o.storage_url.empty() ? "sqlite:///" + (o.out / "report.sqlite3").string() : o.storage_url;
+  if (!r.studies.empty()) context.importances = optuna_importances(url, r.studies, context.importance_note);
   std::string command;
   for (int i = 0; i < argc; ++i) command += (i ? " " : "") + std::string(argv[i]);
-  report::write_runs_csv(o.out / "trials.csv", r.grid);
-  report::write_runs_csv(o.out / "noise_floor.csv", r.noise);
-  report::write_anova_csv(o.out / "anova.csv", r.findings);
-  report::write_tpe_csv(o.out / "tpe.csv", r.studies);
+  report::write_runs_csv(staging / "trials.csv", r.grid);
+  report::write_runs_csv(staging / "noise_floor.csv", r.noise);
+  report::write_anova_csv(staging / "anova.csv", r.findings);
+  report::write_tpe_csv(staging / "tpe.csv", r.studies);
   context.command = command;
   context.machine = device::kernels_line() + " sqlite=" + sqlite3_libversion() + " normlab=" NORMLAB_VERSION;
   context.data = dataset + ", " + std::to_string(data.train.first(o.base.train_limit).size()) + " / " +
                  std::to_string(data.test.first(o.base.test_limit).size()) + " images, " +
                  std::to_string(o.base.epochs) + " epoch(s)";
-  report::write_report_markdown(o.out / "report.md", r.design, r.noise, r.findings, context);
-  report::write_html_page(o.out / "report.md", o.out / "report.html", "normlab: does input normalization matter?");
+  report::write_report_markdown(staging / "report.md", r.design, r.noise, r.findings, context);
+  report::write_html_page(staging / "report.md", staging / "report.html", "normlab: does input normalization matter?");
+  for (const auto& file : std::filesystem::directory_iterator(staging))
+    std::filesystem::rename(file.path(), o.out / file.path().filename());
+  std::filesystem::remove(staging);
   std::cerr << "normalization_report: wrote " << (o.out / "report.md").string()
             << " (and report.html), trials.csv, noise_floor.csv, anova.csv, tpe.csv\n";
   std::cout << "verdict=" << r.verdict << "\n";

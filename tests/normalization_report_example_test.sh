@@ -33,6 +33,27 @@ for f in trials.csv noise_floor.csv anova.csv tpe.csv; do
 done
 grep -q '^\[[0-9]*/' "$work/a.err" || fail "the first run printed no per-run progress"
 
+# Two workers on one report folder at once (issue 12): every run trained once, by one of them, and
+# the same numbers as the single run's (each run depends only on its point and seed).
+"$exe" "${flags[@]}" --out "$work/c" --heartbeat 1 > "$work/c1.out" 2> "$work/c1.err" &
+w1=$!
+"$exe" "${flags[@]}" --out "$work/c" --heartbeat 1 > "$work/c2.out" 2> "$work/c2.err" || { cat "$work/c2.err"; fail "worker 2"; }
+wait "$w1" || { cat "$work/c1.err"; fail "worker 1"; }
+for f in trials.csv noise_floor.csv anova.csv; do
+  cmp "$work/a/$f" "$work/c/$f" || fail "$f of two workers differs from the single run's"
+done
+ls -a "$work/c" | grep -q '^\.staging' && fail "a staging folder was left in the report folder"
+runs1=$(grep -c '^\[[0-9]*/.*accuracy' "$work/c1.err" || true)
+runs2=$(grep -c '^\[[0-9]*/.*accuracy' "$work/c2.err" || true)
+[ "$((runs1 + runs2))" = 24 ] || fail "two workers trained $runs1 + $runs2 grid and noise runs, not 24 (16 grid + 8 noise)"
+if command -v sqlite3 > /dev/null; then
+  per_study=$(sqlite3 "$work/c/report.sqlite3" "SELECT s.study_name || ':' || count(*) FROM trials t JOIN studies s USING (study_id)
+                                                WHERE t.state = 'COMPLETE' GROUP BY s.study_name ORDER BY s.study_name" | tr '\n' ' ')
+  [ "$per_study" = "report-grid-exact:8 report-grid-notebook:8 report-noise-exact:4 report-noise-notebook:4 report-tpe-exact:3 report-tpe-notebook:3 " ] ||
+    fail "COMPLETE trials per study with two workers: $per_study"
+fi
+echo "two workers: $runs1 + $runs2 runs, the single run's CSVs"
+
 cp "$work/a/trials.csv" "$work/trials.first.csv"
 "$exe" "${flags[@]}" --out "$work/a" > "$work/rerun.out" 2> "$work/rerun.err" || fail "rerun"
 ! grep -q '^\[[0-9]*/' "$work/rerun.err" || fail "the rerun trained again: $(grep -m1 '^\[' "$work/rerun.err")"

@@ -20,6 +20,8 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <set>
+#include <thread>
 #include <tuple>
 #include <vector>
 
@@ -37,6 +39,7 @@
 #include "normlab/report/verdict.hpp"
 #include "normlab/search/normalization_space.hpp"
 #include "normlab/search/random.hpp"
+#include "normlab/study/heartbeat.hpp"
 #include "normlab/study/study.hpp"
 
 namespace normlab {
@@ -50,7 +53,12 @@ struct ReportOptions {
   int tpe_trials = 16;          ///< complete trials of each compensation's TPE study (0: none)
   uint64_t first_seed = 1;      ///< seeds are first_seed, first_seed + 1, ...
   std::vector<std::string> compensations = {"notebook", "exact", "none"};
-  std::filesystem::path out;    ///< report.sqlite3 lives here (every finished run)
+  std::filesystem::path out;    ///< the report's files; report.sqlite3 too unless storage_url says otherwise
+  /// Where the runs are stored: empty, sqlite:///OUT/report.sqlite3; or postgresql://... for
+  /// workers on many machines. Every process given the same storage shares the work: each run is
+  /// trained by exactly one of them (docs/distributed.md).
+  std::string storage_url;
+  double heartbeat = 5;         ///< seconds between heartbeats of a run; a silent one's worker died
   std::ostream* log = &std::cerr;  ///< one line per run; nullptr: silent
 };
 
@@ -126,32 +134,54 @@ inline std::map<std::tuple<double, double, uint64_t>, report::GridRun> finished_
   return out;
 }
 
-/// One run of seed_mnist's protocol with compensation C, recorded as a trial of `s`.
+using RunPoint = std::tuple<double, double, uint64_t>;  ///< (mean, std, seed)
+
+/// The (mean, std, seed) of a report trial: its parameters, or, while it waits, the ones enqueued.
+inline std::optional<RunPoint> run_point(const study::FrozenTrial& t) {
+  auto from = [](const std::map<std::string, double>& p) -> std::optional<RunPoint> {
+    if (!p.count(search::kMeanParam) || !p.count(search::kStdParam) || !p.count("seed")) return std::nullopt;
+    return RunPoint{p.at(search::kMeanParam), p.at(search::kStdParam), static_cast<uint64_t>(p.at("seed"))};
+  };
+  if (auto p = from(t.params)) return p;
+  const auto fixed = t.system_attrs.find("fixed_params");
+  if (fixed == t.system_attrs.end()) return std::nullopt;
+  const auto json = study::Json::parse(fixed->second);
+  if (!json.is_object()) return std::nullopt;
+  std::map<std::string, double> values;
+  for (const auto& [k, v] : json.as_object())
+    if (v.is_number()) values[k] = v.as_double();
+  return from(values);
+}
+
+/// One run of seed_mnist's protocol with compensation C: the point enqueued in `trial` (popped by
+/// this worker), trained while a heartbeat says this worker lives, and told to `s`.
 template <class C, class Device>
-report::GridRun report_run(study::Study& s, const RunOptions& base, const data::TrainTest& data,
-                           const std::string& compensation, double mean, double std, uint64_t seed) {
-  s.enqueue({{search::kMeanParam, mean}, {search::kStdParam, std}, {"seed", static_cast<double>(seed)}});
-  auto trial = s.ask();
-  search::NotebookSpace::suggest(trial);
-  trial.suggest_int("seed", 0, 1 << 30);
+report::GridRun report_run(study::Study& s, study::Trial& trial, const RunOptions& base, const data::TrainTest& data,
+                           const std::string& compensation, double heartbeat) {
+  const auto p = search::NotebookSpace::suggest(trial);
+  const auto seed = static_cast<uint64_t>(trial.suggest_int("seed", 0, 1 << 30));
+  const double mean = p.at(search::kMeanParam), std = p.at(search::kStdParam);
   RunOptions o = base;
   o.seed = seed;
   o.normalization = NormalizationValues::uniform(mean, std);
   o.log = nullptr;
   report::GridRun r{compensation, seed, mean, std};
-  try {
-    const auto result = Pipeline<normalize::Runtime, LeNet, C, Device>{}.run(o, data);
-    r.accuracy = result.accuracy;
-    r.correct = result.correct;
-    r.total = result.total;
-  } catch (const TrainingDiverged&) {
-    // A NaN loss: the network predicts nothing; it scores chance, and the row says it diverged.
-    r.diverged = true;
-    r.total = data.test.first(base.test_limit).size();
-    r.accuracy = 1.0 / static_cast<double>(data.classes);
-  } catch (const Interrupted&) {
-    s.tell(trial, study::TrialState::Fail, "interrupted (Ctrl-C): run again to continue the report");
-    throw;
+  {
+    study::detail::Heartbeat alive(s.storage(), trial.id(), heartbeat);
+    try {
+      const auto result = Pipeline<normalize::Runtime, LeNet, C, Device>{}.run(o, data);
+      r.accuracy = result.accuracy;
+      r.correct = result.correct;
+      r.total = result.total;
+    } catch (const TrainingDiverged&) {
+      // A NaN loss: the network predicts nothing; it scores chance, and the row says it diverged.
+      r.diverged = true;
+      r.total = data.test.first(base.test_limit).size();
+      r.accuracy = 1.0 / static_cast<double>(data.classes);
+    } catch (const Interrupted&) {
+      s.tell(trial, study::TrialState::Fail, "interrupted (Ctrl-C): run again to continue the report");
+      throw;
+    }
   }
   trial.set_user_attr("correct", r.correct);
   trial.set_user_attr("total", r.total);
@@ -160,19 +190,68 @@ report::GridRun report_run(study::Study& s, const RunOptions& base, const data::
   return r;
 }
 
+/// Trains every point of `design` that `s` has not finished, sharing them with every other
+/// process on the same study: each pass enqueues the points that no trial holds (neither
+/// finished, running nor waiting), then takes the oldest waiting one. A trial whose point an
+/// older trial already holds (two workers enqueued it at once) is FAILed as a duplicate, not
+/// trained; a worker that died leaves its trial RUNNING until its heartbeat lapses, then the point
+/// is enqueued again. Returns when every point is COMPLETE; `on_run` is called after each run.
+template <class C, class Device, class OnRun>
+void run_design(study::Study& s, const std::vector<RunPoint>& design, const ReportOptions& o,
+                const data::TrainTest& data, const std::string& compensation, OnRun&& on_run) {
+  const std::set<RunPoint> wanted(design.begin(), design.end());
+  bool said_waiting = false;
+  for (;;) {
+    s.fail_stale_trials(o.heartbeat);
+    std::set<RunPoint> complete, held;
+    std::size_t running = 0;
+    for (const auto& t : s.trials()) {
+      const auto point = run_point(t);
+      if (!point) continue;
+      if (t.state == study::TrialState::Complete) complete.insert(*point);
+      if (t.state == study::TrialState::Running || t.state == study::TrialState::Waiting) held.insert(*point);
+      running += t.state == study::TrialState::Running && wanted.count(*point);
+    }
+    for (const auto& [mean, std, seed] : design)
+      if (!complete.count({mean, std, seed}) && !held.count({mean, std, seed}))
+        s.enqueue({{search::kMeanParam, mean}, {search::kStdParam, std}, {"seed", static_cast<double>(seed)}});
+    std::optional<study::Trial> trial = s.ask_enqueued();
+    if (!trial) {
+      // Nothing waits: done once every point is COMPLETE (another worker may have taken the last
+      // ones since the trials were read); else some still run elsewhere.
+      std::set<RunPoint> finished;
+      for (const auto& t : s.trials({study::TrialState::Complete}))
+        if (const auto point = run_point(t); point && wanted.count(*point)) finished.insert(*point);
+      if (finished.size() == wanted.size()) return;
+      if (o.log && !said_waiting)
+        *o.log << "normalization_report: " << compensation << ": waiting for " << running
+               << " run(s) in other workers" << std::endl;
+      said_waiting = true;
+      std::this_thread::sleep_for(std::chrono::duration<double>(std::min(o.heartbeat, 1.0)));
+      continue;
+    }
+    const auto point = run_point(trial->frozen());
+    bool duplicate = !point;
+    if (point)
+      for (const auto& t : s.trials())
+        if (t.number < trial->number() && t.state != study::TrialState::Fail && run_point(t) == point) {
+          duplicate = true;
+          break;
+        }
+    if (duplicate) {
+      s.tell(*trial, study::TrialState::Fail, "its point is another trial's (two workers enqueued it at once)");
+      continue;
+    }
+    on_run(report_run<C, Device>(s, *trial, o.base, data, compensation, o.heartbeat));
+  }
+}
+
 /// The notebook's TPE study with compensation C (its sampler seeded with, and every trial trained
-/// with, the report's first seed), run until it holds `o.tpe_trials` COMPLETE trials.
+/// with, the report's first seed; another worker's sampler with its own seed, study::join_study),
+/// run until it holds `o.tpe_trials` COMPLETE trials, counted with the running ones of every worker.
 template <class C, class Device>
 ReportStudy report_study(const ReportOptions& o, const data::TrainTest& data, const std::string& url,
                          const std::string& compensation, std::size_t done, std::size_t all) {
-  {  // the same protocol as the grid's (checked before any TPE trial)
-    study::StudyOptions check;
-    check.name = "report-tpe-" + compensation;
-    check.storage_url = url;
-    check.direction = study::StudyDirection::Maximize;
-    study::Study s(check, std::make_unique<search::RandomSampler>(o.first_seed));
-    check_report_protocol(s, report_protocol(o.base, data), o.out);
-  }
   study::StudyOptions so;
   so.name = "report-tpe-" + compensation;
   so.storage_url = url;
@@ -180,18 +259,25 @@ ReportStudy report_study(const ReportOptions& o, const data::TrainTest& data, co
   RunOptions base = o.base;
   base.seed = o.first_seed;
   base.log = nullptr;
+  using Protocol = Pipeline<normalize::Runtime, LeNet, C, Device>;
+  auto opened = open_study_worker(so, "tpe", o.first_seed, nullptr, Device::select().str(), false);
+  auto& s = *opened.study;
+  check_report_protocol(s, report_protocol(o.base, data), o.out);  // the grid's protocol, before any TPE trial
   study::OptimizeOptions run;
   run.max_trials = o.tpe_trials;  // a rerun of a finished study trains nothing
+  run.max_trials_states = {study::TrialState::Complete, study::TrialState::Running};
+  run.heartbeat_interval = o.heartbeat;
   if (o.log)
     run.callbacks.push_back([&, log = o.log](study::Study& s, const study::FrozenTrial& t) {
       const auto complete = static_cast<int>(s.trials({study::TrialState::Complete}).size());
       *log << "[" << std::min(all, done + complete) << "/" << all << "] " << compensation << " TPE "
            << report::trial_line(s, t, complete, o.tpe_trials) << std::endl;
     });
-  // Data is borrowed for the study's duration (run_study wants shared ownership).
+  // Data is borrowed for the study's duration (the objective wants shared ownership).
   std::shared_ptr<const data::TrainTest> borrowed(&data, [](const data::TrainTest*) {});
-  auto s = run_study<Pipeline<normalize::Runtime, LeNet, C, Device>>(so, base, borrowed, 2 * o.tpe_trials + 10, run);
-  return {compensation, so.name, s->trials()};
+  device::set_threads(base.threads);
+  s.optimize(normalization_objective<Protocol>(base, borrowed), 2 * o.tpe_trials + 10, run);
+  return {compensation, so.name, s.trials()};
 }
 
 }  // namespace detail
@@ -211,9 +297,11 @@ ReportResult run_normalization_report(const ReportOptions& o, const data::TrainT
   for (const auto& c : o.compensations)  // every name checked before any run
     choose<compensate::Notebook, compensate::Exact, compensate::None>(c, []<class C>(std::type_identity<C>) {},
                                                                       "--compensations");
+  if (!(o.heartbeat > 0 && o.heartbeat <= 1e8))
+    throw std::invalid_argument("the report's heartbeat must be a positive number of seconds");
   std::filesystem::create_directories(o.out);
   const std::string protocol = detail::report_protocol(o.base, data);
-  const std::string url = "sqlite:///" + (o.out / "report.sqlite3").string();
+  const std::string url = o.storage_url.empty() ? "sqlite:///" + (o.out / "report.sqlite3").string() : o.storage_url;
   const auto& d = result.design;
   const std::size_t per_compensation =
       d.means.size() * d.stds.size() * d.seeds.size() + 2 * o.noise_seeds + static_cast<std::size_t>(o.tpe_trials);
@@ -234,21 +322,21 @@ ReportResult run_normalization_report(const ReportOptions& o, const data::TrainT
       };
       auto run_all = [&](study::Study& s, const std::vector<std::pair<double, double>>& points,
                          const std::vector<uint64_t>& seeds, std::vector<report::GridRun>& into) {
-        const auto finished = detail::finished_runs(s, compensation);
+        std::vector<detail::RunPoint> design;
         for (const auto& [mean, std] : points)
-          for (uint64_t seed : seeds) {
-            ++done;
-            if (auto it = finished.find({mean, std, seed}); it != finished.end()) {
-              into.push_back(it->second);
-              continue;
-            }
-            into.push_back(detail::report_run<C, Device>(s, o.base, data, compensation, mean, std, seed));
-            const auto& r = into.back();
-            if (o.log)
-              *o.log << "[" << done << "/" << all << "] " << compensation << " mean=" << r.mean << " std=" << r.std
-                     << " seed=" << r.seed << "  accuracy " << r.accuracy << (r.diverged ? " (diverged)" : "")
-                     << std::endl;
-          }
+          for (uint64_t seed : seeds) design.emplace_back(mean, std, seed);
+        const std::size_t before = done;
+        auto finished = detail::finished_runs(s, compensation);
+        detail::run_design<C, Device>(s, design, o, data, compensation, [&](const report::GridRun& r) {
+          if (o.log)
+            *o.log << "[" << std::min(all, before + (finished.size() + 1)) << "/" << all << "] " << compensation
+                   << " mean=" << r.mean << " std=" << r.std << " seed=" << r.seed << "  accuracy " << r.accuracy
+                   << (r.diverged ? " (diverged)" : "") << std::endl;
+          finished[{r.mean, r.std, r.seed}] = r;
+        });
+        finished = detail::finished_runs(s, compensation);  // with the other workers' runs
+        for (const auto& point : design) into.push_back(finished.at(point));
+        done += design.size();
       };
       std::vector<uint64_t> noise_seeds;
       for (int k = 0; k < o.noise_seeds; ++k) noise_seeds.push_back(o.first_seed + static_cast<uint64_t>(k));

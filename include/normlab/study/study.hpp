@@ -207,6 +207,8 @@ class Trial {
   /// The intermediate values reported so far.
   const std::map<int64_t, double>& intermediate_values() const { return frozen_.intermediate_values; }
   Study& study() const { return *study_; }
+  /// This process's view of the trial: its state, attributes (fixed_params of an enqueued one).
+  const FrozenTrial& frozen() const { return frozen_; }
 
  private:
   friend class Study;
@@ -273,6 +275,28 @@ class Study {
   /// A new trial (Study.ask): the oldest WAITING (enqueued) trial if any, else a new RUNNING one.
   /// With a heartbeat interval, first FAILs the study's stale RUNNING trials.
   Trial ask() { return *ask_with(options_.heartbeat_interval); }
+
+  /// The oldest WAITING (enqueued) trial, now RUNNING; nothing when none waits (where ask() would
+  /// create a new trial). Workers sharing a fixed list of enqueued points take them with it.
+  std::optional<Trial> ask_enqueued() {
+    const std::optional<int64_t> popped = storage_->pop_waiting_trial(study_id_);
+    if (!popped) return std::nullopt;
+    return prepared(storage_->get_trial(*popped));
+  }
+
+  /// FAILs the study's RUNNING trials whose heartbeat is older than the grace period (their
+  /// workers died) and, with StudyOptions::retry_failed_trials, queues each again (Optuna's
+  /// fail_stale_trials with its failed_trial_callback). ask() with a heartbeat interval, and
+  /// optimize() with one, do this themselves. Only the worker whose FAIL took effect queues the
+  /// retry, so a dead worker's trial is retried once.
+  void fail_stale_trials(double heartbeat_interval) {
+    for (int64_t id : storage_->fail_stale_trials(study_id_, grace_period(heartbeat_interval))) {
+      if (!options_.retry_failed_trials) continue;
+      const FrozenTrial failed = storage_->get_trial(id);
+      if (options_.max_retry && retry_history_length(failed) + 1 > *options_.max_retry) continue;
+      enqueue_retry(failed);
+    }
+  }
 
   /// Finishes `trial` with its objective value (Study.tell): COMPLETE, or FAIL when the value is
   /// NaN (or infinite, see StudyOptions::infinite_values_fail), with the reason in the system
@@ -377,18 +401,6 @@ class Study {
 
   double grace_period(double interval) const { return options_.grace_period ? *options_.grace_period : 2 * interval; }
 
-  /// FAILs the study's RUNNING trials whose heartbeat lapsed and, with retry_failed_trials, queues
-  /// each again (Optuna's fail_stale_trials with its failed_trial_callback). Only the worker whose
-  /// FAIL took effect queues the retry, so a dead worker's trial is retried once.
-  void fail_stale_trials(double heartbeat_interval) {
-    for (int64_t id : storage_->fail_stale_trials(study_id_, grace_period(heartbeat_interval))) {
-      if (!options_.retry_failed_trials) continue;
-      const FrozenTrial failed = storage_->get_trial(id);
-      if (options_.max_retry && retry_history_length(failed) + 1 > *options_.max_retry) continue;
-      enqueue_retry(failed);
-    }
-  }
-
   /// How many times the parameters of `t` ran before it (its retry_history system attribute).
   static std::size_t retry_history_length(const FrozenTrial& t) {
     const auto it = t.system_attrs.find("retry_history");
@@ -412,12 +424,15 @@ class Study {
       frozen = storage_->create_new_trial_within(study_id_, *budget->max_trials, budget->max_trials_states);
     else frozen = storage_->create_new_trial(study_id_);
     if (!frozen) return std::nullopt;
-    Trial trial(*this, std::move(*frozen));
-    {
-      std::lock_guard lock(mutex_);
-      const TrialsSnapshot all = all_trials();
-      sampler_->before_trial(search::StudyView{*all, options_.direction}, trial.frozen_);
-    }
+    return prepared(std::move(*frozen));
+  }
+
+  /// A Trial of `frozen`, after the sampler's before_trial.
+  Trial prepared(FrozenTrial frozen) {
+    Trial trial(*this, std::move(frozen));
+    std::lock_guard lock(mutex_);
+    const TrialsSnapshot all = all_trials();
+    sampler_->before_trial(search::StudyView{*all, options_.direction}, trial.frozen_);
     return trial;
   }
 
