@@ -58,7 +58,8 @@ int main(int argc, char** argv) try {
   cli::apply(s_flags, options);
   device::set_threads(base.threads);
   auto [opened, worker, existing] = open_study_worker(options, s_flags.sampler, base.seed, study::make_pruner(pruner),
-                                                      device::Named::select().str(), enqueue_notebook);
+                                                      device::Named::select().str(), enqueue_notebook,
+                                                      cli::sampler_settings(s_flags));
   auto& s = *opened;
   const int trials = cli::trials_to_run(s_flags, s, "mnist_study");
   const int complete = static_cast<int>(s.trials({study::TrialState::Complete}).size());

@@ -98,7 +98,8 @@ int main(int argc, char** argv) try {
   auto& options = s_flags.study;
   cli::apply(s_flags, options);
   auto [opened, worker, existing] = open_study_worker(options, s_flags.sampler, o.seed, nullptr,
-                                                      device::Named::select().str(), false);
+                                                      device::Named::select().str(), false,
+                                                      cli::sampler_settings(s_flags));
   auto& s = *opened;
   const int trials = cli::trials_to_run(s_flags, s, "resnet_study");
   std::fprintf(stderr, "resnet_study: study '%s' in %s: %zu trial(s) so far; worker %lld (sampler seed %llu); running "

@@ -101,16 +101,17 @@ struct StudyWorker {
  * sampler called `sampler` (search::make_sampler) from `seed` and that number, so that parallel
  * workers propose different points, records the kernels this process trains with on `device`
  * (record_kernels), and, for a new study's first worker when `enqueue_notebook`, enqueues the
- * notebook's (0.1307, 0.3081) and (0, 1) so that they are the first trials.
+ * notebook's (0.1307, 0.3081) and (0, 1) so that they are the first trials. `settings`: the
+ * sampler's options (make_sampler), e.g. TPE's constant liar for many workers.
  */
 inline StudyWorker open_study_worker(const study::StudyOptions& options, const std::string& sampler, uint64_t seed,
                                      std::unique_ptr<study::Pruner> pruner, const std::string& device,
-                                     bool enqueue_notebook = true) {
+                                     bool enqueue_notebook = true, const search::SamplerSettings& settings = {}) {
   StudyWorker out;
-  out.study = std::make_unique<study::Study>(options, search::make_sampler(sampler, seed), std::move(pruner));
+  out.study = std::make_unique<study::Study>(options, search::make_sampler(sampler, seed, settings), std::move(pruner));
   auto& s = *out.study;
   out.worker = study::join_study(s, seed);
-  s.set_sampler(search::make_sampler(sampler, out.worker.seed));
+  s.set_sampler(search::make_sampler(sampler, out.worker.seed, settings));
   record_kernels(s, device::cpu_kernels(), device);
   out.trials_before = s.trials().size();
   if (enqueue_notebook && out.trials_before == 0 && out.worker.number == 0) {

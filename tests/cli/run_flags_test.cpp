@@ -105,3 +105,51 @@ TEST_CASE("the finite and seconds validators name what the flag expects", "[cli]
   CHECK(cli::seconds(big) == "expects seconds, > 0 and <= 1e8 (got '1e9')");
   CHECK(cli::seconds(ok).empty());
 }
+
+TEST_CASE("study flags: the budget over every worker, heartbeats, retries and the constant liar", "[cli]") {
+  CLI::App app{"test"};
+  cli::StudyFlags s;
+  cli::add_study_flags(app, s);
+  Argv plain({"prog"});
+  REQUIRE_FALSE(cli::parse(app, plain.argc(), plain.argv()).has_value());
+  CHECK(s.heartbeat == 5);
+  CHECK_FALSE(s.retry_failed);
+  CHECK_FALSE(cli::sampler_settings(s).tpe.constant_liar());  // the notebook's TPE unless asked
+  const auto unbudgeted = cli::optimize_options(s);
+  CHECK(unbudgeted.heartbeat_interval == 5.0);
+  CHECK_FALSE(unbudgeted.max_trials.has_value());
+
+  CLI::App app2{"test"};
+  cli::StudyFlags t;
+  cli::add_study_flags(app2, t);
+  Argv a({"prog", "--max-trials", "8", "--trials", "20", "--heartbeat", "0.5", "--retry-failed", "--max-retry", "1",
+          "--constant-liar"});
+  REQUIRE_FALSE(cli::parse(app2, a.argc(), a.argv()).has_value());
+  const auto run = cli::optimize_options(t);
+  CHECK(run.max_trials == 8);
+  CHECK((run.max_trials_states == std::vector<study::TrialState>{study::TrialState::Complete, study::TrialState::Running}));
+  CHECK(run.heartbeat_interval == 0.5);
+  CHECK(cli::sampler_settings(t).tpe.constant_liar());
+  study::StudyOptions o;
+  cli::apply(t, o);
+  CHECK(o.retry_failed_trials);
+  CHECK(o.max_retry == 1);
+
+  // This worker's share: --trials, but no more than the study's budget leaves.
+  study::Study st({}, search::make_sampler("random", 1));
+  for (int k = 0; k < 5; ++k) {
+    auto trial = st.ask();
+    st.tell(trial, 0.5);
+  }
+  CHECK(cli::trials_to_run(t, st, "test") == 3);
+  t.max_trials = 5;
+  CHECK(cli::trials_to_run(t, st, "test", stdout) == 0);  // and says the study holds its budget
+  t.max_trials = 0;
+  CHECK(cli::trials_to_run(t, st, "test") == 20);
+
+  CLI::App app3{"test"};
+  cli::StudyFlags u;
+  cli::add_study_flags(app3, u);
+  Argv bad({"prog", "--max-retry", "-1"});
+  CHECK_THROWS_WITH(cli::parse(app3, bad.argc(), bad.argv()), Catch::Contains("--max-retry"));
+}

@@ -22,7 +22,7 @@ psql="$(bash "$here/postgres_server.sh" bindir)/psql"
 name="mnist_workers_$$"
 q() { "$psql" -X -A -t -q -d "$url" -c "$1"; }
 flags=(--data "$data" --storage "$url" --study-name "$name" --epochs 3 --train-limit 640 --test-limit 200
-       --threads 1 --trials 8 --max-trials 8 --heartbeat 1 --retry-failed)
+       --threads 1 --trials 8 --max-trials 8 --heartbeat 1 --retry-failed --constant-liar)
 
 "$exe" "${flags[@]}" >"$work/w0.log" 2>&1 &
 victim=$!

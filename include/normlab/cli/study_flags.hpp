@@ -10,6 +10,7 @@
 #include <string>
 
 #include "normlab/cli/run_flags.hpp"
+#include "normlab/search/samplers.hpp"
 #include "normlab/study/study.hpp"
 
 namespace normlab::cli {
@@ -23,12 +24,13 @@ struct StudyFlags {
   double heartbeat = 5;         ///< seconds between heartbeats of a running trial
   bool retry_failed = false;    ///< queue again the trials of workers that died
   int max_retry = 3;            ///< how often one trial's parameters are retried
+  bool constant_liar = false;   ///< TPE: RUNNING trials count as the worst value (many workers)
   std::string plot, plot_size, csv;
   double plot_dpi = 100;
 };
 
 /// --storage, --study-name, --sampler, --trials, --max-trials, --heartbeat, --retry-failed,
-/// --max-retry, --plot, --plot-size, --plot-dpi and --csv, bound to `f` (whose values are the
+/// --max-retry, --constant-liar, --plot, --plot-size, --plot-dpi and --csv, bound to `f` (whose values are the
 /// defaults --help shows).
 inline void add_study_flags(CLI::App& app, StudyFlags& f) {
   prepare(app);
@@ -45,6 +47,9 @@ inline void add_study_flags(CLI::App& app, StudyFlags& f) {
                "(Optuna's RetryFailedTrialCallback)");
   app.add_option("--max-retry", f.max_retry, "with --retry-failed: how often one trial's parameters are retried")
       ->check(CLI::Range(0, INT_MAX));
+  app.add_flag("--constant-liar", f.constant_liar, "TPE: count every worker's RUNNING trials as the worst value, so that "
+               "workers do not propose points beside the ones in training (Optuna's TPESampler(constant_liar=True); "
+               "off, as the notebook's sampler)");
   app.add_option("--plot", f.plot, "FILE.svg: contour of accuracy over (mean, std), plus FILE.png and the history");
   app.add_option("--plot-size", f.plot_size, "--plot's size: WxH pixels (1050x788) or inches (3.5x2.625in); default 6.4x4.8in");
   app.add_option("--plot-dpi", f.plot_dpi, "--plot's dots per inch: the PNG's pixels per inch")->check(finite);
@@ -55,6 +60,13 @@ inline void add_study_flags(CLI::App& app, StudyFlags& f) {
 inline void apply(const StudyFlags& f, study::StudyOptions& o) {
   o.retry_failed_trials = f.retry_failed;
   o.max_retry = f.max_retry;
+}
+
+/// The sampler's settings as the flags set them (make_sampler, open_study_worker).
+inline search::SamplerSettings sampler_settings(const StudyFlags& f) {
+  search::SamplerSettings settings;
+  settings.tpe.constant_liar(f.constant_liar);
+  return settings;
 }
 
 /// optimize()'s options as the flags set them: heartbeats, and with --max-trials the study-wide
