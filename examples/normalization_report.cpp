@@ -89,12 +89,7 @@ int main(int argc, char** argv) try {
   app.add_option("--threads", o.base.threads, "intra-op threads (default: this machine's cores)")->check(CLI::Range(0, 4096));
   app.add_option("--seed", o.first_seed, "the first seed: runs use seed, seed + 1, ...");
   app.add_option("--device", device_name, "cpu | cuda | cuda:N | auto (cuda:0 when a GPU is visible, else cpu)");
-  for (auto* opt : app.get_options()) opt->capture_default_str();
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  }
+  if (auto exit = cli::parse(app, argc, argv)) return *exit;
   struct Profile { int grid, seeds, noise_seeds, tpe_trials, epochs; long long train, test; };
   const Profile p = profile == "smoke" ? Profile{2, 2, 2, 3, 1, 256, 200}
                   : profile == "quick" ? Profile{5, 3, 8, 16, 1, 4000, 1000}
@@ -127,7 +122,7 @@ int main(int argc, char** argv) try {
   const std::string url = o.storage_url.empty() ? "sqlite:///" + (o.out / "report.sqlite3").string() : o.storage_url;
   if (!r.studies.empty()) context.importances = optuna_importances(url, r.studies, context.importance_note);
   std::string command;
-  for (int i = 0; i < argc; ++i) command += (i ? " " : "") + std::string(argv[i]);
+  for (int i = 0; i < argc; ++i) command += (i ? " " : "") + study::detail::redact_url(argv[i]);  // no password
   report::write_runs_csv(staging / "trials.csv", r.grid);
   report::write_runs_csv(staging / "noise_floor.csv", r.noise);
   report::write_anova_csv(staging / "anova.csv", r.findings);

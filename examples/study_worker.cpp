@@ -51,6 +51,7 @@ int main(int argc, char** argv) {
   app.add_flag("--retry-failed", options.retry_failed_trials, "queue a dead worker's trial again, same parameters");
   app.add_flag("--quiet", quiet, "print the summary line only");
   CLI11_PARSE(app, argc, argv);
+  study::detail::hide_url_passwords(argc, argv);  // parsed: `ps` need not show a storage password
 
   try {
     study::Study s = study::Study::create(options, search::make_sampler(sampler, seed));

@@ -20,6 +20,9 @@ else
 fi
 psql="$(bash "$here/postgres_server.sh" bindir)/psql"
 name="mnist_workers_$$"
+# A password in the URL (trust authentication ignores it): it must not show in `ps` or any log.
+secret="not-shown-$$"
+url=${url/postgres@/postgres:$secret@}
 q() { "$psql" -X -A -t -q -d "$url" -c "$1"; }
 flags=(--data "$data" --storage "$url" --study-name "$name" --epochs 3 --train-limit 640 --test-limit 200
        --threads 1 --trials 8 --max-trials 8 --heartbeat 1 --retry-failed --constant-liar)
@@ -35,6 +38,9 @@ for _ in $(seq 1 600); do
   sleep 0.1
 done
 [ "${running:-0}" -ge 1 ] || { echo "FAIL: no trial started within 60 s"; cat "$work/w0.log"; exit 1; }
+if tr '\0' ' ' < "/proc/$victim/cmdline" | grep -q "$secret"; then
+  echo "FAIL: the password shows in the worker's command line: $(tr '\0' ' ' < "/proc/$victim/cmdline")"; exit 1
+fi
 pids=()
 for w in 1 2 3; do
   "$exe" "${flags[@]}" >"$work/w$w.log" 2>&1 &
@@ -64,6 +70,7 @@ echo "complete=$complete failed=$failed running_or_waiting=$unfinished distinct/
 [ "$unfinished" = 0 ] || { echo "FAIL: trials left RUNNING or WAITING"; exit 1; }
 [ "$numbers" = "9 9 8" ] || { echo "FAIL: trial numbers are not 0..8, each once"; exit 1; }
 [ "$retried" = 1 ] || { echo "FAIL: the killed trial's (mean, std) did not run again (--retry-failed)"; exit 1; }
+! grep -l "$secret" "$work"/w*.log || { echo "FAIL: a worker printed the password"; exit 1; }
 grep -h "failed\|retr" "$work"/w[123].log | head -5 || true
 
 if ! "$py" -c "import optuna, psycopg2" 2>/dev/null; then

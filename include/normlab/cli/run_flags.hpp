@@ -25,6 +25,7 @@
 #include "normlab/data/mnist.hpp"
 #include "normlab/device/device.hpp"
 #include "normlab/device/openmp.hpp"
+#include "normlab/study/url_password.hpp"
 #include "normlab/train/run.hpp"
 
 namespace normlab::cli {
@@ -83,7 +84,8 @@ inline void add_run_flags(CLI::App& app, RunOptions& o, RunFlags& f) {
 }
 
 /// Parses argv; `--help` prints the help: returns the exit status then, nullopt otherwise. A bad
-/// flag throws CLI::ParseError (a std::exception) with CLI11's sentence naming the flag.
+/// flag throws CLI::ParseError (a std::exception) with CLI11's sentence naming the flag. Once
+/// parsed, a password in a storage URL is overwritten in argv (study::detail::hide_url_passwords).
 inline std::optional<int> parse(CLI::App& app, int argc, char** argv) {
   for (auto* option : app.get_options()) option->capture_default_str();
   try {
@@ -91,6 +93,7 @@ inline std::optional<int> parse(CLI::App& app, int argc, char** argv) {
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   }
+  study::detail::hide_url_passwords(argc, argv);  // parsed: `ps` need not show a storage password
   return std::nullopt;
 }
 

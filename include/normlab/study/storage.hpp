@@ -19,6 +19,7 @@
 #include "normlab/detail/format.hpp"
 #include "normlab/search/distribution.hpp"
 #include "normlab/study/trial.hpp"
+#include "normlab/study/url_password.hpp"
 
 namespace normlab::study {
 
@@ -139,22 +140,10 @@ inline std::string local_datetime_now() {
 
 /// The URL with its password (if any) replaced by "***": what messages may show.
 inline std::string redact_url(const std::string& url) {
-  const auto scheme_end = url.find("://");
-  if (scheme_end == std::string::npos) return url;
-  const auto authority = scheme_end + 3;
-  const auto slash = url.find('/', authority);
-  const auto at = url.rfind('@', slash == std::string::npos ? std::string::npos : slash);
   std::string out = url;
-  if (at != std::string::npos && at >= authority) {
-    const auto colon = url.find(':', authority);
-    if (colon != std::string::npos && colon < at) out = url.substr(0, colon + 1) + "***" + url.substr(at);
-  }
-  // A password given as a query parameter (`?password=...`).
-  for (std::size_t p = out.find("password="); p != std::string::npos; p = out.find("password=", p + 1)) {
-    if (p > 0 && out[p - 1] != '?' && out[p - 1] != '&') continue;
-    const auto end = out.find('&', p);
-    out = out.substr(0, p + 9) + "***" + (end == std::string::npos ? std::string() : out.substr(end));
-  }
+  const auto spans = password_spans(url);
+  for (auto span = spans.rbegin(); span != spans.rend(); ++span)  // from the back: earlier offsets stay valid
+    out.replace(span->first, span->second - span->first, "***");
   return out;
 }
 
