@@ -61,8 +61,8 @@ int main(int argc, char** argv) try {
                                                       device::Named::select().str(), enqueue_notebook,
                                                       cli::sampler_settings(s_flags));
   auto& s = *opened;
-  const int trials = cli::trials_to_run(s_flags, s, "mnist_study");
   const int complete = static_cast<int>(s.trials({study::TrialState::Complete}).size());
+  const int trials = cli::trials_to_run(s_flags, complete, "mnist_study");
   std::fprintf(stderr, "mnist_study: study '%s' in %s: %zu trial(s) so far, %d complete%s; worker %lld (sampler seed "
                "%llu); running %d more (%d epoch(s), %lld/%lld images, %s sampler, %d thread(s), device %s)\n",
                options.name.c_str(), options.storage_url.empty() ? "memory" : study::detail::redact_url(options.storage_url).c_str(), existing,

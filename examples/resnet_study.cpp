@@ -101,7 +101,8 @@ int main(int argc, char** argv) try {
                                                       device::Named::select().str(), false,
                                                       cli::sampler_settings(s_flags));
   auto& s = *opened;
-  const int trials = cli::trials_to_run(s_flags, s, "resnet_study");
+  const int trials = cli::trials_to_run(s_flags, static_cast<int>(s.trials({study::TrialState::Complete}).size()),
+                                        "resnet_study");
   std::fprintf(stderr, "resnet_study: study '%s' in %s: %zu trial(s) so far; worker %lld (sampler seed %llu); running "
                "%d more (%s, %lld test images, %d epoch(s) per trial)\n",
                options.name.c_str(), study::detail::redact_url(options.storage_url).c_str(), existing,

@@ -83,10 +83,9 @@ inline study::OptimizeOptions optimize_options(const StudyFlags& f) {
   return run;
 }
 
-/// How many trials this invocation runs: --trials, but no more than --max-trials leaves (complete
-/// trials counted); says so on `log` when the study already holds its budget.
-inline int trials_to_run(const StudyFlags& f, study::Study& s, const char* program, std::FILE* log = stderr) {
-  const int complete = static_cast<int>(s.trials({study::TrialState::Complete}).size());
+/// How many trials this invocation runs: --trials, but no more than --max-trials leaves of a study
+/// with `complete` COMPLETE trials; says so on `log` when the study already holds its budget.
+inline int trials_to_run(const StudyFlags& f, int complete, const char* program, std::FILE* log = stderr) {
   if (f.max_trials <= 0) return f.trials;
   const int trials = std::min(f.trials, std::max(0, f.max_trials - complete));
   if (trials == 0 && complete >= f.max_trials)
