@@ -60,12 +60,12 @@ int main(int argc, char** argv) try {
   device::prefer_passive_openmp(argv);  // idle OpenMP threads sleep: fast on a busy machine
   CLI::App app{"Whether input normalization matters, with its noise floor: an ANOVA over a grid of (mean, std).",
                "normalization_report"};
-  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);  // a repeated flag: the last wins
+  cli::prepare(app);
   ReportOptions o;
-  o.base.threads = device::default_threads();
-  std::string profile = "quick", data_root = "data", dataset = "mnist", out = "report", device_name = "auto";
-  app.add_option("--data", data_root, "data root (DIR/MNIST/raw, DIR/FashionMNIST/raw)");
-  app.add_option("--dataset", dataset, "which data set")->check(CLI::IsMember(policy_name_list<data::Mnist, data::FashionMnist>()));
+  cli::RunFlags flags;
+  std::string profile = "quick", out = "report";
+  cli::add_data_flags(app, flags);
+  cli::add_training_flags(app, o.base);
   app.add_option("--profile", profile, "smoke (under a minute) | quick (G 5, R 3, N 8, TPE 16, 1 epoch on 4,000 / 1,000 images) | "
                  "notebook (G 10, R 5, N 20, TPE 200, 25 epochs, all data); flags given win over the profile")
       ->check(CLI::IsMember({"smoke", "quick", "notebook"}));
@@ -79,32 +79,28 @@ int main(int argc, char** argv) try {
   app.add_option("--noise-seeds", o.noise_seeds, "N: seeds of each noise-floor point")->check(CLI::Range(2, 10000));
   app.add_option("--tpe-trials", o.tpe_trials, "complete trials of each compensation's TPE study (0: none)")
       ->check(CLI::Range(0, 100000));
-  app.add_option("--epochs", o.base.epochs, "epochs per run")->check(CLI::Range(1, INT_MAX));
-  app.add_option("--train-limit", o.base.train_limit, "first K training images (0: all)")->check(CLI::Range(0LL, LLONG_MAX));
-  app.add_option("--test-limit", o.base.test_limit, "first K test images (0: all)")->check(CLI::Range(0LL, LLONG_MAX));
   app.add_option("--compensations", o.compensations, "which compensations, comma-separated: notebook,exact,none")
       ->delimiter(',')
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
       ->check(CLI::IsMember(policy_name_list<compensate::Notebook, compensate::Exact, compensate::None>()));
-  app.add_option("--threads", o.base.threads, "intra-op threads (default: this machine's cores)")->check(CLI::Range(0, 4096));
   app.add_option("--seed", o.first_seed, "the first seed: runs use seed, seed + 1, ...");
-  app.add_option("--device", device_name, "cpu | cuda | cuda:N | auto (cuda:0 when a GPU is visible, else cpu)");
   if (auto exit = cli::parse(app, argc, argv)) return *exit;
   struct Profile { int grid, seeds, noise_seeds, tpe_trials, epochs; long long train, test; };
   const Profile p = profile == "smoke" ? Profile{2, 2, 2, 3, 1, 256, 200}
                   : profile == "quick" ? Profile{5, 3, 8, 16, 1, 4000, 1000}
                                        : Profile{10, 5, 20, 200, 25, 0, 0};
-  auto fill = [&](const char* flag, auto& value, auto from_profile) { if (app.count(flag) == 0) value = from_profile; };
-  fill("--grid", o.grid, p.grid), fill("--seeds", o.seeds, p.seeds), fill("--noise-seeds", o.noise_seeds, p.noise_seeds);
-  fill("--tpe-trials", o.tpe_trials, p.tpe_trials);
-  fill("--epochs", o.base.epochs, p.epochs), fill("--train-limit", o.base.train_limit, p.train);
-  fill("--test-limit", o.base.test_limit, p.test);
-  device::Named::use(device::parse(device_name));  // refused before any work when unusable
+  cli::preset_unless_given(app, "--grid", o.grid, p.grid);
+  cli::preset_unless_given(app, "--seeds", o.seeds, p.seeds);
+  cli::preset_unless_given(app, "--noise-seeds", o.noise_seeds, p.noise_seeds);
+  cli::preset_unless_given(app, "--tpe-trials", o.tpe_trials, p.tpe_trials);
+  cli::preset_unless_given(app, "--epochs", o.base.epochs, p.epochs);
+  cli::preset_unless_given(app, "--train-limit", o.base.train_limit, p.train);
+  cli::preset_unless_given(app, "--test-limit", o.base.test_limit, p.test);
+  cli::apply(flags, o.base);  // data root; the device, refused before any work when unusable
   o.out = out;
-  o.base.data_root = data_root;
   device::set_threads(o.base.threads);
-  const auto data = data::load_by_name(dataset, o.base.data_root);
-  std::cerr << "normalization_report: " << dataset << ", grid " << o.grid << "x" << o.grid << " x " << o.seeds
+  const auto data = data::load_by_name(flags.dataset, o.base.data_root);
+  std::cerr << "normalization_report: " << flags.dataset << ", grid " << o.grid << "x" << o.grid << " x " << o.seeds
             << " seeds, noise floor " << o.noise_seeds << " seeds, TPE " << o.tpe_trials << " trials, "
             << o.base.epochs << " epoch(s) on "
             << data.train.first(o.base.train_limit).size() << "/" << data.test.first(o.base.test_limit).size()
@@ -129,7 +125,7 @@ int main(int argc, char** argv) try {
   report::write_tpe_csv(staging / "tpe.csv", r.studies);
   context.command = command;
   context.machine = device::kernels_line() + " sqlite=" + sqlite3_libversion() + " normlab=" NORMLAB_VERSION;
-  context.data = dataset + ", " + std::to_string(data.train.first(o.base.train_limit).size()) + " / " +
+  context.data = flags.dataset + ", " + std::to_string(data.train.first(o.base.train_limit).size()) + " / " +
                  std::to_string(data.test.first(o.base.test_limit).size()) + " images, " +
                  std::to_string(o.base.epochs) + " epoch(s)";
   report::write_report_markdown(staging / "report.md", r.design, r.noise, r.findings, context);

@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 #include <normlab/normlab.hpp>
 
+#include "../fixture_run.hpp"
 #include "../golden.hpp"
 
 using namespace normlab;
@@ -53,13 +54,7 @@ static_assert(normlab::detail::uses_batch_normalizer<Normalize<0.5, 0.5>>);
 static_assert(!normlab::detail::uses_batch_normalizer<normalize::LearnedAffine>);
 
 RunOptions tiny(NormalizationValues v) {
-  RunOptions o;
-  o.data_root = testing::test_data_dir();
-  o.epochs = 1;
-  o.train_limit = 256;
-  o.test_limit = 100;
-  o.threads = 1;
-  o.log = nullptr;
+  RunOptions o = testing::fixture_run(1, 256, 100);
   o.record_losses = 4;
   o.normalization = std::move(v);
   return o;

@@ -3,19 +3,14 @@
 #include <catch2/catch.hpp>
 #include <normlab/normlab.hpp>
 
+#include "../fixture_run.hpp"
 #include "../golden.hpp"
 
 using namespace normlab;
 
 namespace {
 RunOptions small() {
-  RunOptions o;
-  o.data_root = testing::test_data_dir();
-  o.epochs = 2;
-  o.train_limit = 256;
-  o.test_limit = 200;
-  o.threads = 1;
-  o.log = nullptr;
+  RunOptions o = testing::fixture_run(2, 256, 200);
   o.normalization = NormalizationValues::uniform(0.1307, 0.3081);
   return o;
 }

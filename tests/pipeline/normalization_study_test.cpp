@@ -4,21 +4,13 @@
 #include <normlab/study/pruners.hpp>
 #include <sstream>
 
+#include "../fixture_run.hpp"
 #include "../golden.hpp"
 
 using namespace normlab;
 
 namespace {
-RunOptions tiny() {
-  RunOptions o;
-  o.data_root = testing::test_data_dir();
-  o.epochs = 2;
-  o.train_limit = 256;
-  o.test_limit = 100;
-  o.threads = 1;
-  o.log = nullptr;
-  return o;
-}
+RunOptions tiny() { return testing::fixture_run(2, 256, 100); }
 std::shared_ptr<const data::TrainTest> fixture() {
   return std::make_shared<const data::TrainTest>(data::Mnist::load(testing::test_data_dir()));
 }

@@ -2,6 +2,7 @@
 #include <normlab/normlab.hpp>
 #include <sstream>
 
+#include "../fixture_run.hpp"
 #include "../golden.hpp"
 #include "../kernel_golden.hpp"
 
@@ -37,16 +38,6 @@ static_assert(!Pipeline<normalize::Identity, LeNet>::takes_runtime_normalization
 static_assert(!Pipeline<NormalizePerChannel<Channels{0.5, 0.4, 0.3}, Channels{0.2, 0.2, 0.2}>, LeNet>::takes_runtime_normalization);
 
 namespace {
-RunOptions quiet(int epochs, int64_t train_limit, int64_t test_limit) {
-  RunOptions o;
-  o.data_root = testing::test_data_dir();
-  o.epochs = epochs;
-  o.train_limit = train_limit;
-  o.test_limit = test_limit;
-  o.threads = 1;  // the goldens were made with one thread
-  o.log = nullptr;
-  return o;
-}
 double field(const std::map<std::string, std::string>& f, const char* key) { return std::stod(f.at(key)); }
 }  // namespace
 
@@ -81,7 +72,7 @@ TEST_CASE("the first 20 training losses match the notebook's", "[pipeline][parit
     const auto f = testing::case_fields(rows[i]);
     std::vector<double> expected;
     for (std::size_t j = i + 1; j < rows.size() && rows[j][0] == "loss"; ++j) expected.push_back(std::stod(rows[j][2]));
-    auto options = quiet(1, std::stoll(f.at("train_limit")), 1000);
+    auto options = testing::fixture_run(1, std::stoll(f.at("train_limit")), 1000);
     options.record_losses = expected.size();
     options.normalization = NormalizationValues::uniform(field(f, "mean"), field(f, "std"));
     const auto result = Pipeline<normalize::Runtime, LeNet, device::Cpu>{}.run(options);
@@ -99,7 +90,7 @@ TEST_CASE("one-epoch accuracy equals the notebook's: the same count of correct a
   for (const auto& row : testing::golden_rows_at(testing::kernel_golden("notebook_accuracy.txt", 1))) {
     if (row[0] != "case") continue;
     const auto f = testing::case_fields(row);
-    auto options = quiet(std::stoi(f.at("epochs")), std::stoll(f.at("train_limit")), std::stoll(f.at("test_limit")));
+    auto options = testing::fixture_run(std::stoi(f.at("epochs")), std::stoll(f.at("train_limit")), std::stoll(f.at("test_limit")));
     options.normalization = NormalizationValues::uniform(field(f, "mean"), field(f, "std"));
     const auto result = Pipeline<normalize::Runtime, LeNet, device::Cpu>{}.run(options);
     INFO("mean=" << f.at("mean") << " std=" << f.at("std") << " epochs=" << f.at("epochs"));
@@ -112,7 +103,7 @@ TEST_CASE("one-epoch accuracy equals the notebook's: the same count of correct a
 }
 
 TEST_CASE("a compile-time Normalize gives the same run as the same run-time values", "[pipeline]") {
-  auto options = quiet(1, 256, 200);
+  auto options = testing::fixture_run(1, 256, 200);
   const auto compile_time = Pipeline<Normalize<0.5, 0.25>, LeNet, device::Cpu>{}.run(options);
   options.normalization = NormalizationValues::uniform(0.5, 0.25);
   const auto run_time = Pipeline<normalize::Runtime, LeNet, device::Cpu>{}.run(options);
@@ -121,20 +112,20 @@ TEST_CASE("a compile-time Normalize gives the same run as the same run-time valu
 }
 
 TEST_CASE("invalid run options and (mean, std) are refused before any work", "[pipeline]") {
-  auto options = quiet(1, 64, 64);
+  auto options = testing::fixture_run(1, 64, 64);
   options.normalization = NormalizationValues::uniform(0.1, -0.5);
   REQUIRE_THROWS_WITH(CpuLeNet{}.run(options), Catch::Contains("std = -0.5"));
   options.normalization.reset();
   options.epochs = 0;
   REQUIRE_THROWS_WITH(CpuLeNet{}.run(options), Catch::Contains("epochs must be > 0"));
-  options = quiet(1, 64, 64);
+  options = testing::fixture_run(1, 64, 64);
   options.data_root = "/nonexistent/normlab";
   REQUIRE_THROWS_WITH(CpuLeNet{}.run(options),
                       Catch::Contains("data directory '/nonexistent/normlab' does not exist"));
 }
 
 TEST_CASE("a diverging run says so and keeps its finished epochs", "[pipeline]") {
-  auto options = quiet(3, 128, 64);
+  auto options = testing::fixture_run(3, 128, 64);
   // An absurd learning rate blows the weights up within the first epochs.
   using Diverging = Pipeline<LeNet, Adadelta<1e30>, device::Cpu>;
   try {
@@ -148,7 +139,7 @@ TEST_CASE("a diverging run says so and keeps its finished epochs", "[pipeline]")
 }
 
 TEST_CASE("per-epoch progress lines and early stopping through on_epoch", "[pipeline]") {
-  auto options = quiet(5, 128, 100);
+  auto options = testing::fixture_run(5, 128, 100);
   std::ostringstream log;
   options.log = &log;
   options.on_epoch = [](const EpochRecord& r) { return r.epoch < 2; };
@@ -161,7 +152,7 @@ TEST_CASE("per-epoch progress lines and early stopping through on_epoch", "[pipe
 // --- run-time values never silently override a compile-time Normalization -------------------------
 TEST_CASE("a compile-time Normalize refuses different run-time values, naming both, before any work",
           "[pipeline][normalization]") {
-  auto options = quiet(1, 64, 64);
+  auto options = testing::fixture_run(1, 64, 64);
   options.data_root = "/nonexistent/normlab";  // the refusal comes first: no data is read
   options.normalization = NormalizationValues::uniform(0.0, 1.0);
   using Fixed = Pipeline<Normalize<0.1307, 0.3081>, LeNet, device::Cpu>;
@@ -205,7 +196,7 @@ TEST_CASE("normalize::Runtime and a Pipeline without a Normalization take run-ti
   CHECK(Minimal::resolve_normalization(given).to_string() == "mean=-2.5 std=0.15");
   CHECK(Minimal::resolve_normalization(std::nullopt).to_string() == "mean=0 std=1");  // Identity's
   // Runtime without values says so before any data is read.
-  auto options = quiet(1, 64, 64);
+  auto options = testing::fixture_run(1, 64, 64);
   options.data_root = "/nonexistent/normlab";
   REQUIRE_THROWS_WITH((Pipeline<normalize::Runtime, LeNet, device::Cpu>{}.run(options)),
                       "normlab::normalize::Runtime: no (mean, std) given; set RunOptions::normalization");
@@ -217,7 +208,7 @@ TEST_CASE("normalize::Runtime and a Pipeline without a Normalization take run-ti
 
 TEST_CASE("equal run-time values on a compile-time Normalize give the compile-time run, bit for bit",
           "[pipeline][normalization]") {
-  auto options = quiet(1, 256, 200);
+  auto options = testing::fixture_run(1, 256, 200);
   using Fixed = Pipeline<Normalize<0.5, 0.25>, LeNet, device::Cpu>;
   const auto compile_time = Fixed{}.run(options);
   options.normalization = NormalizationValues::uniform(0.5, 0.25);
@@ -229,7 +220,7 @@ TEST_CASE("equal run-time values on a compile-time Normalize give the compile-ti
 }
 
 TEST_CASE("device::Named runs a Pipeline where use() says: the CPU run, bit for bit", "[pipeline][device]") {
-  auto options = quiet(1, 256, 200);
+  auto options = testing::fixture_run(1, 256, 200);
   options.normalization = NormalizationValues::uniform(0.1307, 0.3081);
   const auto on_cpu = Pipeline<normalize::Runtime, LeNet, device::Cpu>{}.run(options);
   device::Named::use("cpu");

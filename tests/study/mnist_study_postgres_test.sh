@@ -12,12 +12,9 @@ exe=$1 data=$2 work=$3
 here=$(cd "$(dirname "$0")" && pwd)
 py=${NORMLAB_PYTHON:-/usr/bin/python3}
 rm -rf "$work" && mkdir -p "$work"
-if [ -n "${NORMLAB_TEST_POSTGRES_URL_FILE:-}" ]; then
-  url=$(cat "$NORMLAB_TEST_POSTGRES_URL_FILE")
-else
-  url=$(bash "$here/postgres_server.sh" start "$work/server")
-  trap 'bash "$here/postgres_server.sh" stop "$work/server"' EXIT
-fi
+source "$here/postgres_fixture.sh"
+use_postgres_server "$work/server"
+url=$postgres_url
 psql="$(bash "$here/postgres_server.sh" bindir)/psql"
 name="mnist_workers_$$"
 # A password in the URL (trust authentication ignores it): it must not show in `ps` or any log.

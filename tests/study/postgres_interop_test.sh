@@ -23,12 +23,9 @@ if ! "$py" -c "import optuna, psycopg2" 2>/dev/null; then
   exit 0
 fi
 rm -rf "$work" && mkdir -p "$work"
-if [ -n "${NORMLAB_TEST_POSTGRES_URL_FILE:-}" ]; then
-  admin=$(cat "$NORMLAB_TEST_POSTGRES_URL_FILE")
-else
-  admin=$(bash "$here/postgres_server.sh" start "$work/server")
-  trap 'bash "$here/postgres_server.sh" stop "$work/server"' EXIT
-fi
+source "$here/postgres_fixture.sh"
+use_postgres_server "$work/server"
+admin=$postgres_url
 base=${admin%/*}
 tag=interop$$
 "$py" - "$admin" "${tag}_written" "${tag}_reference" "${tag}_v320" "${tag}_optuna" <<'EOF'

@@ -3,23 +3,13 @@
 #include <normlab/batched_study.hpp>
 #include <ATen/Config.h>
 
+#include "../fixture_run.hpp"
 #include "../golden.hpp"
 
 using namespace normlab;
 
 namespace {
 using Protocol = Pipeline<normalize::Runtime, LeNet, device::Cpu>;
-
-RunOptions fixture_options(int epochs, int64_t train_limit, int64_t test_limit) {
-  RunOptions o;
-  o.data_root = testing::test_data_dir();
-  o.epochs = epochs;
-  o.train_limit = train_limit;
-  o.test_limit = test_limit;
-  o.threads = 1;
-  o.log = nullptr;
-  return o;
-}
 
 const data::TrainTest& fixture() {
   static const data::TrainTest data = data::Mnist::load(testing::test_data_dir());
@@ -101,7 +91,7 @@ TEST_CASE("the bulk dropout masks are torch::dropout's, and leave the generator 
 TEST_CASE("K variants trained at once are each bit for bit its alone run, over an epoch (CPU kernels)",
           "[train][multi_variant]") {
   // The whole fixture: 2,000 training images (32 batches of 64), 1,000 test images, one epoch.
-  auto options = fixture_options(1, 0, 0);
+  auto options = testing::fixture_run(1, 0, 0);
   options.record_losses = 32;
   VariantOptions more;
   more.kernels = VariantKernels::PerVariant;
@@ -112,7 +102,7 @@ TEST_CASE("grouped convolutions and batched products agree with alone runs over 
           "[train][multi_variant]") {
   // One intra-op thread (as every test here): grouped conv2 and the batched products give the same
   // bits too; with more threads oneDNN splits the grouped conv2's weight gradient differently.
-  auto options = fixture_options(1, 0, 0);
+  auto options = testing::fixture_run(1, 0, 0);
   options.record_losses = 32;
   VariantOptions more;
   more.kernels = VariantKernels::Grouped;
@@ -120,7 +110,7 @@ TEST_CASE("grouped convolutions and batched products agree with alone runs over 
 }
 
 TEST_CASE("variants run side by side on workers equal alone runs with one thread", "[train][multi_variant]") {
-  auto options = fixture_options(2, 640, 300);
+  auto options = testing::fixture_run(2, 640, 300);
   options.record_losses = 10;
   VariantOptions more;
   more.kernels = VariantKernels::PerVariant;
@@ -132,7 +122,7 @@ TEST_CASE("variants run side by side on workers equal alone runs with one thread
 TEST_CASE("K variants keep their own learning rates and agree over several epochs", "[train][multi_variant]") {
   // StepLr changes every variant's lr each epoch; 3 short epochs on 512 images.
   using Stepped = Pipeline<normalize::Runtime, LeNet, device::Cpu, StepLr<1, 0.5>>;
-  auto options = fixture_options(3, 512, 300);
+  auto options = testing::fixture_run(3, 512, 300);
   const std::vector<NormalizationValues> variants = {NormalizationValues::uniform(0.5, 0.25),
                                                      NormalizationValues::uniform(-0.3, 1.2)};
   const auto together = run_variants<Stepped>(options, fixture(), variants);
@@ -154,7 +144,7 @@ TEST_CASE("K variants keep their own learning rates and agree over several epoch
 }
 
 TEST_CASE("a variant stopped by on_epoch ends there, and the others go on", "[train][multi_variant]") {
-  auto options = fixture_options(2, 256, 100);
+  auto options = testing::fixture_run(2, 256, 100);
   VariantOptions more;
   more.on_epoch = [](std::size_t k, const EpochRecord&) { return k != 1; };
   const auto runs = run_variants<Protocol>(
@@ -167,7 +157,7 @@ TEST_CASE("a variant stopped by on_epoch ends there, and the others go on", "[tr
 
 TEST_CASE("a diverging variant is reported as Pipeline::run would throw it", "[train][multi_variant]") {
   using Diverging = Pipeline<normalize::Runtime, LeNet, Adadelta<1e30>, device::Cpu>;
-  auto options = fixture_options(3, 128, 64);
+  auto options = testing::fixture_run(3, 128, 64);
   const auto runs = run_variants<Diverging>(options, fixture(), {NormalizationValues::uniform(0.1, 0.3)});
   REQUIRE_THAT(runs[0].diverged, Catch::Contains("training diverged at epoch"));
   REQUIRE(runs[0].result.history.size() < 3);
@@ -176,7 +166,7 @@ TEST_CASE("a diverging variant is reported as Pipeline::run would throw it", "[t
 TEST_CASE("a batched study asks K trials, trains them together, tells K results", "[train][multi_variant][study]") {
   study::StudyOptions study_options;
   study_options.name = "batched";
-  auto options = fixture_options(1, 256, 100);
+  auto options = testing::fixture_run(1, 256, 100);
   using RandomSearch = Pipeline<normalize::Runtime, LeNet, device::Cpu, search::Random>;
   auto data = std::make_shared<const data::TrainTest>(fixture());
   const auto s = run_study_batched<RandomSearch>(study_options, options, data, 5, 3);
@@ -198,7 +188,7 @@ TEST_CASE("a batched study asks K trials, trains them together, tells K results"
 TEST_CASE("run_variants and RunOptions::fast refuse variants that differ from a compile-time Normalize",
           "[train][multi_variant][normalization]") {
   using Fixed = Pipeline<Normalize<0.1307, 0.3081>, LeNet, device::Cpu>;
-  const auto options = fixture_options(1, 64, 64);
+  const auto options = testing::fixture_run(1, 64, 64);
   REQUIRE_THROWS_WITH(run_variants<Fixed>(options, fixture(), {NormalizationValues::uniform(0.1307, 0.3081),
                                                                NormalizationValues::uniform(0.0, 1.0)}),
                       "normlab::Pipeline: a run_variants variant (mean=0 std=1) differs from the Pipeline's "
@@ -220,7 +210,7 @@ TEST_CASE("run_variants and RunOptions::fast refuse variants that differ from a 
 
 TEST_CASE("RunOptions::fast trains the protocol through the bulk-mask path (bf16 only where native)",
           "[train][multi_variant][fast]") {
-  auto options = fixture_options(1, 0, 0);
+  auto options = testing::fixture_run(1, 0, 0);
   options.record_losses = 5;
   options.normalization = NormalizationValues::uniform(0.1307, 0.3081);
   const auto exact = Protocol{}.run(options, fixture());
@@ -255,7 +245,7 @@ TEST_CASE("on CUDA, grouped variants train as their alone runs", "[train][multi_
   const bool tf32 = context.allowTF32CuDNN(), deterministic = context.deterministicCuDNN();
   context.setAllowTF32CuDNN(false);
   context.setDeterministicCuDNN(true);
-  auto options = fixture_options(1, 0, 0);
+  auto options = testing::fixture_run(1, 0, 0);
   options.record_losses = 32;
   VariantOptions more;
   more.kernels = VariantKernels::Grouped;

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 #include <normlab/normlab.hpp>
 
+#include "../fixture_run.hpp"
 #include "../golden.hpp"
 
 using namespace normlab;
@@ -59,13 +60,7 @@ static_assert(normlab::detail::check_scheduler_policy<StepLr<1, 0.7>>());
 }  // namespace
 
 TEST_CASE("docs/pipeline.md's own model, optimizer and scheduler train in a Pipeline", "[train][pipeline]") {
-  RunOptions o;
-  o.data_root = testing::test_data_dir();
-  o.epochs = 4;
-  o.train_limit = 256;
-  o.test_limit = 200;
-  o.threads = 1;
-  o.log = nullptr;
+  RunOptions o = testing::fixture_run(4, 256, 200);
   o.normalization = NormalizationValues::uniform(0.1307, 0.3081);
   const auto r = Mine{}.run(o);
   REQUIRE(r.history.size() == 4);

@@ -62,25 +62,34 @@ inline void prepare(CLI::App& app) {
   app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
 }
 
-/// --data, --dataset, --compensation, --device, --epochs, --train-limit, --test-limit, --threads,
-/// --seed, --batch and --test-batch, bound to `o` and `f`. The thread count defaults to this
-/// machine's cores.
-inline void add_run_flags(CLI::App& app, RunOptions& o, RunFlags& f) {
-  prepare(app);
-  o.threads = device::default_threads();
+/// --data, --dataset and --device: where the images come from and where they train.
+inline void add_data_flags(CLI::App& app, RunFlags& f) {
   app.add_option("--data", f.data_root, "data root (DIR/MNIST/raw, DIR/FashionMNIST/raw)");
   app.add_option("--dataset", f.dataset, "which data set")
       ->check(CLI::IsMember(policy_name_list<data::Mnist, data::FashionMnist>()));
-  app.add_option("--compensation", f.compensation, "how conv1 is compensated for (mean, std)")
-      ->check(CLI::IsMember(policy_name_list<compensate::Notebook, compensate::Exact, compensate::None>()));
   app.add_option("--device", f.device, "cpu | cuda | cuda:N | auto (cuda:0 when a GPU is visible, else cpu)");
+}
+
+/// --epochs, --train-limit, --test-limit, --threads, --batch and --test-batch: how long and on how
+/// much each run trains, bound to `o`. The thread count defaults to this machine's cores.
+inline void add_training_flags(CLI::App& app, RunOptions& o) {
+  o.threads = device::default_threads();
   app.add_option("--epochs", o.epochs, "training epochs")->check(CLI::Range(1, INT_MAX));
   app.add_option("--train-limit", o.train_limit, "train on the first K images (0: all)")->check(CLI::Range(0LL, LLONG_MAX));
   app.add_option("--test-limit", o.test_limit, "test on the first K images (0: all)")->check(CLI::Range(0LL, LLONG_MAX));
   app.add_option("--threads", o.threads, "intra-op threads (default: this machine's cores)")->check(CLI::Range(0, 4096));
-  app.add_option("--seed", o.seed, "torch::manual_seed of every run");
   app.add_option("--batch", o.train_batch, "training batch size")->check(CLI::Range(int64_t{1}, int64_t{INT_MAX}));
   app.add_option("--test-batch", o.test_batch, "test batch size")->check(CLI::Range(int64_t{1}, int64_t{INT_MAX}));
+}
+
+/// The data and training flags, --compensation and --seed: everything one run of a Pipeline takes.
+inline void add_run_flags(CLI::App& app, RunOptions& o, RunFlags& f) {
+  prepare(app);
+  add_data_flags(app, f);
+  add_training_flags(app, o);
+  app.add_option("--compensation", f.compensation, "how conv1 is compensated for (mean, std)")
+      ->check(CLI::IsMember(policy_name_list<compensate::Notebook, compensate::Exact, compensate::None>()));
+  app.add_option("--seed", o.seed, "torch::manual_seed of every run");
 }
 
 /// Parses argv; `--help` prints the help: returns the exit status then, nullopt otherwise. A bad

@@ -54,6 +54,7 @@
 #include <vector>
 
 #include "normlab/study/json.hpp"
+#include "normlab/study/known_distributions.hpp"
 #include "normlab/study/optuna_schema.hpp"
 #include "normlab/study/postgres.hpp"
 #include "normlab/study/storage.hpp"
@@ -339,7 +340,7 @@ class PostgresStorage final : public Storage {
           return result;
         }
       } catch (const detail::PgConnectionLost& lost) {
-        first_distribution_.clear();
+        distributions_.forget();
         broken_ = true;
         if (lost.during_commit)
           throw StorageError("normlab: lost the connection to PostgreSQL at " + where() +
@@ -368,7 +369,7 @@ class PostgresStorage final : public Storage {
     return transaction("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", std::forward<F>(f));
   }
   void rollback_quietly() {
-    first_distribution_.clear();  // it may hold a row of the rolled-back transaction
+    distributions_.forget();  // it may hold a row of the rolled-back transaction
     if (!conn_->ok()) return;
     try {
       conn_->exec("ROLLBACK");
@@ -521,26 +522,16 @@ class PostgresStorage final : public Storage {
     return t;
   }
 
-  const search::Distribution& parse_distribution(const std::string& json) {
-    auto it = distribution_cache_.find(json);
-    if (it == distribution_cache_.end()) it = distribution_cache_.emplace(json, distribution_from_json(json)).first;
-    return it->second;
-  }
-
   void put_param(int64_t study_id, const std::string& study_name, int64_t trial_id, const std::string& name,
                  double internal_value, const search::Distribution& distribution, SpaceCheck check) {
-    // The distribution the study stores for this name: the first row, as Optuna's check_and_add.
-    // Kept once found (rows are only ever added after it), forgotten on a rollback.
-    auto known = first_distribution_.find({study_id, name});
-    if (known == first_distribution_.end()) {
+    distributions_.check(study_id, study_name, name, distribution, check, [&]() -> std::optional<std::string> {
       const detail::PgResult first = conn_->query(
           "SELECT p.distribution_json FROM trial_params p JOIN trials t ON t.trial_id = p.trial_id "
           "WHERE t.study_id = $1 AND p.param_name = $2 ORDER BY p.param_id LIMIT 1",
           {study_id, name});
-      if (first.rows() > 0) known = first_distribution_.emplace(std::pair{study_id, name}, first.text(0, 0)).first;
-    }
-    if (known != first_distribution_.end())
-      check_distribution_compatibility(parse_distribution(known->second), distribution, name, study_name, check);
+      if (first.rows() == 0) return std::nullopt;
+      return first.text(0, 0);
+    });
     conn_->query("INSERT INTO trial_params (trial_id, param_name, param_value, distribution_json) "
                  "VALUES ($1, $2, $3, $4) ON CONFLICT (trial_id, param_name) DO UPDATE SET "
                  "param_value = excluded.param_value, distribution_json = excluded.distribution_json",
@@ -634,7 +625,7 @@ class PostgresStorage final : public Storage {
         case 'p': {
           const std::string name = r.text(i, 2);
           t.params[name] = r.real(i, 3);
-          t.distributions.insert_or_assign(name, parse_distribution(r.text(i, 4)));
+          t.distributions.insert_or_assign(name, distributions_.parse(r.text(i, 4)));
           break;
         }
         case 'v': t.value = stored_value(r, i, 3, 4); break;
@@ -653,8 +644,7 @@ class PostgresStorage final : public Storage {
   std::mutex mutex_;
   std::chrono::duration<double> patience_{60.0};
   bool broken_ = false;  // the connection was lost: reconnect before the next transaction
-  std::map<std::string, search::Distribution> distribution_cache_;
-  std::map<std::pair<int64_t, std::string>, std::string> first_distribution_;  // (study, name) -> JSON
+  detail::KnownDistributions distributions_;
   std::unordered_map<int64_t, FrozenTrial> finished_;  // finished trials read so far, by trial_id
 };
 

@@ -57,6 +57,7 @@
 #include <vector>
 
 #include "normlab/study/json.hpp"
+#include "normlab/study/known_distributions.hpp"
 #include "normlab/study/optuna_schema.hpp"
 #include "normlab/study/sqlite.hpp"
 #include "normlab/study/storage.hpp"
@@ -222,7 +223,7 @@ class SqliteStorage final : public Storage {
     write([&] {
       const TrialRow row = updatable(trial_id);
       put_param(row.study_id, require_study(row.study_id), trial_id, name, internal_value, distribution, check);
-      const search::Distribution stored = parse_distribution(search::to_json(distribution));  // as read back
+      const search::Distribution stored = distributions_.parse(search::to_json(distribution));  // as read back
       pending_modify(row.study_id, trial_id, [name, internal_value, stored](FrozenTrial& t) {
         t.params[name] = internal_value;
         t.distributions.insert_or_assign(name, stored);
@@ -434,7 +435,7 @@ class SqliteStorage final : public Storage {
   void rollback_quietly() {
     if (!sqlite3_get_autocommit(db_)) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
     pending_.clear();
-    first_distribution_.clear();  // it may hold a row of the rolled-back transaction
+    distributions_.forget();  // it may hold a row of the rolled-back transaction
   }
   /// One statement without results, prepared once (BEGIN, COMMIT, ...).
   void run_sql(const char* sql) { detail::SqliteStatement(statements_, db_, sql).run(); }
@@ -519,7 +520,7 @@ class SqliteStorage final : public Storage {
     if (version == data_version_) return;
     data_version_ = version;
     for (auto& [study, cached] : cache_) cached.current = false;
-    first_distribution_.clear();
+    distributions_.forget();
   }
 
   /// The study's cache when it is current (checks data_version); else nullptr. Under the mutex.
@@ -762,26 +763,15 @@ class SqliteStorage final : public Storage {
     return row;
   }
 
-  const search::Distribution& parse_distribution(const std::string& json) {
-    auto it = distribution_cache_.find(json);
-    if (it == distribution_cache_.end()) it = distribution_cache_.emplace(json, distribution_from_json(json)).first;
-    return it->second;
-  }
-
   void put_param(int64_t study_id, const std::string& study_name, int64_t trial_id, const std::string& name,
                  double internal_value, const search::Distribution& distribution, SpaceCheck check) {
-    // The distribution the study stores for this name: the first row, as Optuna's check_and_add.
-    // Kept until another connection commits (rows are only ever added after it).
-    auto known = first_distribution_.find({study_id, name});
-    if (known == first_distribution_.end()) {
+    distributions_.check(study_id, study_name, name, distribution, check, [&]() -> std::optional<std::string> {
       detail::SqliteStatement first(statements_, db_,
                                     "SELECT p.distribution_json FROM trial_params p JOIN trials t ON t.trial_id = p.trial_id "
                                     "WHERE t.study_id = ? AND p.param_name = ? ORDER BY p.param_id LIMIT 1");
-      if (first.bind(1, study_id).bind(2, name).step())
-        known = first_distribution_.emplace(std::pair{study_id, name}, first.text(0)).first;
-    }
-    if (known != first_distribution_.end())
-      check_distribution_compatibility(parse_distribution(known->second), distribution, name, study_name, check);
+      if (!first.bind(1, study_id).bind(2, name).step()) return std::nullopt;
+      return first.text(0);
+    });
     detail::SqliteStatement(statements_, db_,
                             "INSERT INTO trial_params (trial_id, param_name, param_value, distribution_json) "
                             "VALUES (?, ?, ?, ?) ON CONFLICT (trial_id, param_name) DO UPDATE SET "
@@ -878,7 +868,7 @@ class SqliteStorage final : public Storage {
          [&](FrozenTrial& t, const detail::SqliteStatement& s) {
            const std::string name = s.text(1);
            t.params[name] = s.real(2);
-           t.distributions.insert_or_assign(name, parse_distribution(s.text(3)));
+           t.distributions.insert_or_assign(name, distributions_.parse(s.text(3)));
          });
     each("SELECT v.trial_id, v.value, v.value_type FROM trial_values v JOIN trials t ON t.trial_id = v.trial_id "
          "AND v.objective = 0",
@@ -899,12 +889,11 @@ class SqliteStorage final : public Storage {
   sqlite3* db_ = nullptr;
   std::mutex mutex_;
   detail::SqliteStatementCache statements_;
-  std::map<std::string, search::Distribution> distribution_cache_;
+  detail::KnownDistributions distributions_;
   bool wal_checked_ = false, wal_ = false;
   int64_t data_version_ = -1;
   std::unordered_map<int64_t, CachedStudy> cache_;  // by study_id
   std::vector<PendingPatch> pending_;
-  std::map<std::pair<int64_t, std::string>, std::string> first_distribution_;  // (study, name) -> JSON
 };
 
 }  // namespace normlab::study
