@@ -5,7 +5,8 @@
 // which trains and tests one epoch of its nets (its "lanes"). Per epoch, the loop:
 //
 //   1. checks for Ctrl-C (interrupt.hpp), then records each active lane's learning rate;
-//   2. trains one epoch (stepper.train), keeping epoch 1's first RunOptions::record_losses losses;
+//   2. trains one epoch (stepper.train), keeping epoch 1's first RunOptions::record_losses losses,
+//      its OpenMP threads placed where they run fastest (device/thread_placement.hpp);
 //   3. checks each active lane's mean training loss: NaN or infinite is TrainingDiverged
 //      (OnDivergence::Throw, a single run) or a retired lane with VariantRun::diverged set
 //      (OnDivergence::Retire, K variants);
@@ -156,7 +157,14 @@ std::vector<VariantRun> run_epochs(Stepper& stepper, std::vector<VariantRun> run
     stepper.retire(k);
     runs[k].result.seconds = detail::seconds_since(start);
   };
-  Progress progress(options.log, options.progress_bar);
+  // Where the training threads run, measured batch by batch (device/thread_placement.hpp): it never
+  // changes the bits; between epochs, and when the loop ends, the threads have the process's cores.
+  auto& placement = device::ThreadPlacement::for_this_thread();
+  struct Release {
+    device::ThreadPlacement& p;
+    ~Release() { p.release(); }
+  } release_placement{placement};
+  Progress progress(options.log, options.progress_bar, &placement);
 
   for (int epoch = 1; epoch <= options.epochs; ++epoch) {
     interrupt::check();
@@ -167,6 +175,7 @@ std::vector<VariantRun> run_epochs(Stepper& stepper, std::vector<VariantRun> run
       if (active[k]) records[k].lr = stepper.lr(k);
     }
     auto trained = stepper.train(epoch, options.epochs, epoch == 1 ? options.record_losses : 0, progress, active);
+    placement.release();
     for (std::size_t k = 0; k < lanes; ++k) {
       if (!active[k]) continue;
       auto& r = records[k];

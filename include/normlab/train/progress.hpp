@@ -10,6 +10,8 @@
 #include <ostream>
 #include <string>
 
+#include "normlab/device/thread_placement.hpp"
+
 namespace normlab {
 
 /// One epoch's outcome.
@@ -28,10 +30,12 @@ struct EpochRecord {
 class Progress {
  public:
   /// @param bar draw the in-epoch bar; only done when `out` is std::cerr on a terminal
-  explicit Progress(std::ostream* out, bool bar)
-      : out_(out), bar_(bar && out == &std::cerr && isatty(2)) {}
+  /// @param placement told of each batch (the epoch loop's: device/thread_placement.hpp); may be null
+  explicit Progress(std::ostream* out, bool bar, device::ThreadPlacement* placement = nullptr)
+      : out_(out), bar_(bar && out == &std::cerr && isatty(2)), placement_(placement) {}
 
   void batch(int epoch, int epochs, int64_t done, int64_t total) {
+    if (placement_) placement_->batch_done();
     if (!bar_ || (done != total && done % 10 != 0)) return;
     const int width = 30;
     const int filled = static_cast<int>(width * done / total);
@@ -59,6 +63,7 @@ class Progress {
  private:
   std::ostream* out_;
   bool bar_;
+  device::ThreadPlacement* placement_;
 };
 
 }  // namespace normlab
