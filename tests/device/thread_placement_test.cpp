@@ -41,16 +41,6 @@ PlacementChooser calibrated(double& clock) {
   return c;
 }
 
-/// Pinning needs two allowed cores and libgomp's interface; says so where they are missing.
-bool can_pin() {
-  cpu_set_t all;
-  CPU_ZERO(&all);
-  sched_getaffinity(0, sizeof all, &all);
-  if (CPU_COUNT(&all) >= 2 && device::detail::openmp_runtime().usable()) return true;
-  WARN("skipped: needs two allowed cores and libgomp (this process has " << CPU_COUNT(&all) << ")");
-  return false;
-}
-
 /// Each OpenMP team thread's allowed CPUs, as the team of the calling thread sees them.
 std::vector<cpu_set_t> team_affinities() {
   struct Collected {
@@ -76,6 +66,14 @@ cpu_set_t process_cpus() {
   CPU_ZERO(&set);
   sched_getaffinity(0, sizeof set, &set);
   return set;
+}
+
+/// Pinning needs two allowed cores and libgomp's interface; says so where they are missing.
+bool can_pin() {
+  const cpu_set_t all = process_cpus();
+  if (CPU_COUNT(&all) >= 2 && device::detail::openmp_runtime().usable()) return true;
+  WARN("skipped: needs two allowed cores and libgomp (this process has " << CPU_COUNT(&all) << ")");
+  return false;
 }
 
 }  // namespace
@@ -150,7 +148,7 @@ TEST_CASE("packed pins the whole OpenMP team onto one core, release gives the pr
     placement.release();
     CHECK(placement.placement() == Placement::Spread);
     for (const auto& s : team_affinities()) CHECK(CPU_EQUAL(&s, &all));
-    // Spread pins to all of the process's cores, which is where they were.
+    // Spread leaves the team on the process's cores.
     placement.set_policy(PlacementPolicy::Spread);
     placement.batch_done();
     for (const auto& s : team_affinities()) CHECK(CPU_EQUAL(&s, &all));

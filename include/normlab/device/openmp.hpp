@@ -16,6 +16,13 @@
 
 namespace normlab::device {
 
+/// NORMLAB_KEEP_OPENMP_DEFAULTS is set and not 0: leave libgomp's wait policy and thread placement
+/// as they are (for comparisons).
+inline bool keeps_openmp_defaults() {
+  const char* keep = std::getenv("NORMLAB_KEEP_OPENMP_DEFAULTS");
+  return keep && *keep && *keep != '0';
+}
+
 /// Call first thing in main(), before any other work: when OMP_WAIT_POLICY is unset, sets it to
 /// PASSIVE and starts this program again (/proc/self/exe, the same arguments and otherwise the same
 /// environment); it returns at once when the variable is set, by the user or by that restart. Set
@@ -24,7 +31,7 @@ namespace normlab::device {
 /// leaves the default in place, only where the restart itself fails (e.g. no /proc).
 inline bool prefer_passive_openmp(char** argv) {
   if (std::getenv("OMP_WAIT_POLICY")) return true;
-  if (const char* keep = std::getenv("NORMLAB_KEEP_OPENMP_DEFAULTS"); keep && *keep && *keep != '0') return true;
+  if (keeps_openmp_defaults()) return true;
   if (!argv || !argv[0]) return false;
   setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
   execv("/proc/self/exe", argv);

@@ -29,6 +29,8 @@
 #include <cstdlib>
 #include <string>
 
+#include "normlab/device/openmp.hpp"
+
 namespace normlab::device {
 
 namespace detail {
@@ -76,8 +78,7 @@ enum class PlacementPolicy { Adaptive, Kernel, Spread, Packed };
 inline PlacementPolicy placement_policy_from_environment() {
   if (detail::env_set("OMP_PROC_BIND") || detail::env_set("OMP_PLACES") || detail::env_set("GOMP_CPU_AFFINITY"))
     return PlacementPolicy::Kernel;
-  if (const char* keep = std::getenv("NORMLAB_KEEP_OPENMP_DEFAULTS"); keep && *keep && *keep != '0')
-    return PlacementPolicy::Kernel;
+  if (keeps_openmp_defaults()) return PlacementPolicy::Kernel;
   const char* v = std::getenv("NORMLAB_THREAD_PLACEMENT");
   const std::string s = v ? v : "";
   if (s == "kernel") return PlacementPolicy::Kernel;
@@ -181,7 +182,6 @@ class ThreadPlacement {
   }
 
   explicit ThreadPlacement(PlacementPolicy policy) : policy_(policy) {
-    CPU_ZERO(&allowed_);
     if (sched_getaffinity(0, sizeof allowed_, &allowed_) != 0) CPU_ZERO(&allowed_);
     if (!pinnable()) policy_ = PlacementPolicy::Kernel;
   }
@@ -199,7 +199,7 @@ class ThreadPlacement {
     chooser_ = PlacementChooser();
   }
   const PlacementChooser& chooser() const { return chooser_; }
-  /// Where the team runs now (Spread also under PlacementPolicy::Kernel: nothing pinned).
+  /// Where the team runs now: Spread is the process's own cores (as under PlacementPolicy::Kernel).
   Placement placement() const { return applied_; }
 
   void batch_done() {
@@ -207,16 +207,13 @@ class ThreadPlacement {
     Placement next = policy_ == PlacementPolicy::Spread   ? Placement::Spread
                      : policy_ == PlacementPolicy::Packed ? Placement::Packed
                                                           : chooser_.batch_done(now());
-    if (pinned_ && next == applied_) return;
-    apply(next);
+    if (next != applied_) apply(next);
   }
 
   /// Back to the process's cores until the next batch_done (the choice is kept).
   void release() {
     chooser_.interrupt();
-    if (!pinned_) return;
-    detail::set_team_affinity(allowed_);
-    pinned_ = false, applied_ = Placement::Spread;
+    if (applied_ == Placement::Packed) apply(Placement::Spread);
   }
 
  private:
@@ -231,13 +228,12 @@ class ThreadPlacement {
       CPU_ZERO(&target);
       CPU_SET(here, &target);
     }
-    if (detail::set_team_affinity(target)) pinned_ = true, applied_ = p;
+    if (detail::set_team_affinity(target)) applied_ = p;
   }
 
   PlacementPolicy policy_;
   cpu_set_t allowed_;
   PlacementChooser chooser_;
-  bool pinned_ = false;
   Placement applied_ = Placement::Spread;
 };
 
